@@ -1,0 +1,247 @@
+"""The seed's three views of a snapshot, as API rows, filtered and sorted; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from pgwarden import locks
+from pgwarden.humanize import format_bytes
+from pgwarden.models import Backend, LockInfo, Snapshot
+from pgwarden.proc import UNREADABLE, ProcFigures
+
+Row = dict[str, Any]
+
+
+class View(StrEnum):
+    ACTIVITY = "activity"
+    WAITING = "waiting"
+    BLOCKING = "blocking"
+
+
+# Keys a client may sort by, per view; the default is the longest duration first.
+SORT_KEYS: dict[View, frozenset[str]] = {
+    View.ACTIVITY: frozenset(
+        {
+            "pid",
+            "database",
+            "user",
+            "client",
+            "cpu",
+            "memory",
+            "read_s",
+            "write_s",
+            "iow",
+            "wait",
+            "duration",
+            "state",
+            "query",
+            "application_name",
+            "backend_type",
+            "wait_event_type",
+            "wait_event",
+            "xact_start",
+            "query_start",
+        }
+    ),
+    View.WAITING: frozenset(
+        {
+            "pid",
+            "database",
+            "user",
+            "cpu",
+            "memory",
+            "read_s",
+            "write_s",
+            "iow",
+            "relation",
+            "type",
+            "mode",
+            "state",
+            "duration",
+            "query",
+            "application_name",
+            "backend_type",
+            "wait_duration",
+        }
+    ),
+}
+SORT_KEYS[View.BLOCKING] = SORT_KEYS[View.WAITING] | {"blocked_count"}
+
+
+@dataclass(frozen=True, slots=True)
+class RowQuery:
+    """Server-side filters, sort and limit; hashable so rendered answers can be cached."""
+
+    states: tuple[str, ...] = ()
+    databases: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    applications: tuple[str, ...] = ()
+    min_duration: float | None = None
+    sort: str = "-duration"
+    limit: int | None = None
+
+    def keeps(self, backend: Backend) -> bool:
+        return (
+            (not self.states or backend.state in self.states)
+            and (not self.databases or backend.database in self.databases)
+            and (not self.users or backend.user in self.users)
+            and (not self.applications or backend.application_name in self.applications)
+            and (self.min_duration is None or backend.duration >= self.min_duration)
+        )
+
+
+def _process_columns(figures: ProcFigures) -> Row:
+    return {
+        "cpu": figures.cpu,
+        "memory": figures.memory,
+        "read_s": None if figures.read_rate is None else format_bytes(figures.read_rate),
+        "write_s": None if figures.write_rate is None else format_bytes(figures.write_rate),
+        "iow": "Y" if figures.iowait else "N",
+    }
+
+
+def activity_row(backend: Backend, figures: ProcFigures) -> Row:
+    """The seed's /activity row, then our extra keys."""
+    return {
+        "pid": backend.pid,
+        "database": backend.database,
+        "user": backend.user,
+        "client": backend.client,
+        **_process_columns(figures),
+        "wait": "Y" if backend.waits_on_lock else "N",
+        "duration": f"{max(backend.duration, 0.0):.3f}",
+        "state": backend.state,
+        "query": backend.query,
+        "application_name": backend.application_name,
+        "backend_type": backend.backend_type,
+        "wait_event_type": backend.wait_event_type,
+        "wait_event": backend.wait_event,
+        "xact_start": backend.xact_start,
+        "query_start": backend.query_start,
+        "blocked_by": list(backend.blocked_by or ()),
+    }
+
+
+def _relation(lock: LockInfo | None) -> str:
+    """The seed shows " " for a lock that is not on a relation."""
+    if lock is None or lock.relation is None:
+        return " "
+    if lock.relation_name:
+        return lock.relation_name
+    return f"relation {lock.relation} of database {lock.database}"
+
+
+def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> Row:
+    """The seed's /activity/waiting and /activity/blocking row, before the extras."""
+    return {
+        "pid": backend.pid,
+        "database": backend.database,
+        "user": backend.user,
+        **_process_columns(figures),
+        "relation": _relation(lock),
+        "type": lock.locktype if lock else None,
+        "mode": lock.mode if lock else None,
+        "state": backend.state,
+        "duration": round(max(backend.duration, 0.0), 2),
+        "query": backend.query,
+        "application_name": backend.application_name,
+        "backend_type": backend.backend_type,
+    }
+
+
+def _wait_duration(lock: LockInfo | None) -> float | None:
+    if lock is None or lock.wait_duration is None:
+        return None
+    return round(max(lock.wait_duration, 0.0), 2)
+
+
+def activity_rows(snapshot: Snapshot) -> list[Row]:
+    figures = snapshot.figures
+    return [
+        activity_row(b, figures.get(b.pid, UNREADABLE)) for b in snapshot.backends if b.is_client
+    ]
+
+
+def waiting_rows(snapshot: Snapshot) -> list[Row]:
+    rows = []
+    for wait in locks.lock_waits(snapshot.backends):
+        row = lock_row(wait.backend, snapshot.figures.get(wait.backend.pid, UNREADABLE), wait.lock)
+        row["blocked_by"] = list(wait.blocked_by)
+        row["wait_duration"] = _wait_duration(wait.lock)
+        rows.append(row)
+    return rows
+
+
+def blocking_rows(snapshot: Snapshot) -> list[Row]:
+    waits = locks.lock_waits(snapshot.backends)
+    own_waits = {w.backend.pid: w for w in waits}
+    rows = []
+    for blocker in locks.blockers(snapshot.backends, waits):
+        backend = blocker.backend
+        row = lock_row(backend, snapshot.figures.get(backend.pid, UNREADABLE), blocker.lock)
+        row["blocked_pids"] = list(blocker.blocked_pids)
+        row["blocked_count"] = len(blocker.blocked_pids)
+        row["root"] = blocker.root
+        own_wait = own_waits.get(backend.pid)
+        row["blocked_by"] = list(own_wait.blocked_by) if own_wait else []
+        row["wait_duration"] = _wait_duration(own_wait.lock) if own_wait else None
+        rows.append(row)
+    return rows
+
+
+BUILDERS: dict[View, Callable[[Snapshot], list[Row]]] = {
+    View.ACTIVITY: activity_rows,
+    View.WAITING: waiting_rows,
+    View.BLOCKING: blocking_rows,
+}
+
+
+def _sort_key(name: str) -> Callable[[Row], tuple[bool, Any]]:
+    # "duration" is text in /activity: sort it as the number it shows.
+    def key(row: Row) -> tuple[bool, Any]:
+        value = row.get(name)
+        if name == "duration" and isinstance(value, str):
+            value = float(value)
+        elif name in ("read_s", "write_s") and isinstance(value, str):
+            value = _parse_human(value)
+        elif isinstance(value, list):
+            value = len(value)
+        return (value is None, value)
+
+    return key
+
+
+_MULTIPLIERS = {unit: 1024**i for i, unit in enumerate("BKMGTP")}
+
+
+def _parse_human(text: str) -> float:
+    return float(text[:-1]) * float(_MULTIPLIERS[text[-1]])
+
+
+def select_rows(rows: list[Row], backends: dict[int, Backend], query: RowQuery) -> list[Row]:
+    """Filter (by the backend behind each row), then sort; nulls sort last either way."""
+    kept = [row for row in rows if query.keeps(backends[row["pid"]])]
+    name = query.sort.lstrip("-")
+    descending = query.sort.startswith("-")
+    present = [row for row in kept if row.get(name) is not None]
+    absent = [row for row in kept if row.get(name) is None]
+    present.sort(key=_sort_key(name), reverse=descending)
+    return present + absent
+
+
+def render(snapshot: Snapshot, view: View, query: RowQuery) -> bytes:
+    """The JSON body for one view of a snapshot; callers sharing a snapshot share the bytes."""
+    cache_key = (view, query)
+    body = snapshot.rendered.get(cache_key)
+    if body is None:
+        backends = {b.pid: b for b in snapshot.backends}
+        rows = select_rows(BUILDERS[view](snapshot), backends, query)
+        shown = rows if query.limit is None else rows[: query.limit]
+        body = orjson.dumps({"rows": shown, "total": len(rows)})
+        snapshot.rendered[cache_key] = body
+    return body

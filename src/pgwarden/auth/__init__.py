@@ -1,0 +1,1 @@
+"""Who may use the agent: users and their roles, password checks, sessions, throttling."""

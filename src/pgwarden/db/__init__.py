@@ -1,0 +1,1 @@
+"""PostgreSQL access: connections the agent owns, and SQL picked by server version."""

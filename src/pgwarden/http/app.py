@@ -1,0 +1,40 @@
+"""The application: routes, error handlers, headers, and the services' life cycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from pgwarden import __version__
+from pgwarden.config import Config
+from pgwarden.http import errors
+from pgwarden.http.middleware import AgentHeaders
+from pgwarden.http.routes import router
+from pgwarden.services import Services
+
+
+def create_app(config: Config) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = Services.create(config)
+        app.state.services = svc
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = FastAPI(
+        title="pgwarden",
+        version=__version__,
+        summary="What every PostgreSQL backend is doing right now.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.include_router(router)
+    errors.install(app)
+    app.add_middleware(AgentHeaders, max_body_bytes=config.server.max_body_bytes)
+    return app

@@ -1,0 +1,305 @@
+"""Routes: read the request, call a service, write the answer. No SQL, no /proc here."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.security import APIKeyHeader
+from starlette.responses import Response
+
+from pgwarden import __version__
+from pgwarden.actions import Action, Actor, Outcome
+from pgwarden.activity import SORT_KEYS, RowQuery, View, render
+from pgwarden.auth.login import LoginRefused
+from pgwarden.auth.sessions import Session
+from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
+from pgwarden.http import schemas
+from pgwarden.http.errors import ApiError, malformed
+from pgwarden.http.responses import json_bytes_response, json_response
+from pgwarden.services import Services
+
+TOKEN = re.compile(r"^[0-9a-f]{64}$")
+MAX_PIDS = 1000
+# Longer integers are refused as malformed: they fit no pid, nor a 64-bit JSON encoder.
+MAX_INT_DIGITS = 18
+
+router = APIRouter()
+session_header = APIKeyHeader(
+    name="X-Session", auto_error=False, description="Session id from POST /login"
+)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    token: str
+    session: Session
+    address: str
+
+
+def caller(
+    request: Request,
+    token: Annotated[str | None, Security(session_header)],
+    svc: Annotated[Services, Depends(services)],
+) -> Caller:
+    """The seed's X-Session rules: 406 when missing or malformed, 401 when not a live session."""
+    if token is None or not TOKEN.match(token):
+        raise malformed("X-Session")
+    session = svc.auth.session(token)
+    if session is None:
+        raise ApiError(401, "Invalid session.")
+    return Caller(token, session, request.client.host if request.client else "")
+
+
+class TooLong:
+    """Stands for an integer too long to use (and to parse: that is quadratic in Python)."""
+
+
+def _bounded_int(text: str) -> int | TooLong:
+    return TooLong() if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+async def read_json(request: Request, invalid: ApiError) -> Any:
+    body = await request.body()
+    try:
+        return json.loads(body, parse_int=_bounded_int)
+    except (ValueError, RecursionError):
+        raise invalid from None
+
+
+# ---------------------------------------------------------------- sessions
+
+LOGIN_BODY = {"content": {"application/json": {"schema": schemas.LoginBody.model_json_schema()}}}
+
+
+@router.post(
+    "/login",
+    response_model=schemas.SessionBody,
+    responses=schemas.errors(401, 406, 413, 429, 500),
+    openapi_extra={"requestBody": {"required": True, **LOGIN_BODY}},
+    tags=["sessions"],
+)
+async def login(request: Request, svc: Annotated[Services, Depends(services)]) -> Response:
+    """Open a new session: a fresh 256-bit token, valid for session_ttl seconds of idleness."""
+    body = await read_json(request, malformed("username"))
+    if not isinstance(body, dict):
+        raise malformed("username")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username or len(username) > 256:
+        raise malformed("username")
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        raise malformed("password")
+    address = request.client.host if request.client else ""
+    try:
+        token = await svc.auth.login(username, password, address)
+    except LoginRefused:
+        raise ApiError(401, "Invalid username/password.") from None
+    return json_response({"session": token})
+
+
+@router.get(
+    "/logout",
+    response_model=schemas.LogoutBody,
+    responses=schemas.errors(401, 406),
+    tags=["sessions"],
+)
+async def logout(
+    who: Annotated[Caller, Depends(caller)], svc: Annotated[Services, Depends(services)]
+) -> Response:
+    """End this session: its token gets 401 afterwards."""
+    svc.auth.sessions.drop(who.token)
+    return json_response({"logout": True})
+
+
+@router.get(
+    "/profile",
+    response_model=schemas.ProfileBody,
+    responses=schemas.errors(401, 406),
+    tags=["sessions"],
+)
+async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
+    """Who this session belongs to, and what it may do."""
+    return json_response({"username": who.session.username, "role": who.session.role.value})
+
+
+@router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
+async def status() -> Response:
+    """Liveness for health checks: no session needed, nothing secret."""
+    return json_response({"status": "ok", "version": __version__})
+
+
+# ---------------------------------------------------------------- activity
+
+
+def _row_query(view: View) -> Any:
+    def parse(
+        state: Annotated[list[str] | None, Query(description="keep these states")] = None,
+        database: Annotated[list[str] | None, Query()] = None,
+        user: Annotated[list[str] | None, Query()] = None,
+        application: Annotated[list[str] | None, Query()] = None,
+        min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        sort: Annotated[
+            str, Query(description="a row key, '-' first for descending")
+        ] = "-duration",
+        limit: Annotated[int | None, Query(ge=1)] = None,
+    ) -> RowQuery:
+        if sort.lstrip("-") not in SORT_KEYS[view] or sort.startswith("--"):
+            raise malformed("sort")
+        return RowQuery(
+            states=tuple(state or ()),
+            databases=tuple(database or ()),
+            users=tuple(user or ()),
+            applications=tuple(application or ()),
+            min_duration=min_duration,
+            sort=sort,
+            limit=limit,
+        )
+
+    return parse
+
+
+async def _view(svc: Services, view: View, query: RowQuery) -> Response:
+    snapshot = await svc.sampler.snapshot()
+    return json_bytes_response(render(snapshot, view, query))
+
+
+READ_ERRORS = schemas.errors(401, 406, 503)
+
+
+@router.get(
+    "/activity", response_model=schemas.ActivityBody, responses=READ_ERRORS, tags=["activity"]
+)
+async def activity(
+    _: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+    query: Annotated[RowQuery, Depends(_row_query(View.ACTIVITY))],
+) -> Response:
+    """Every client backend, longest duration first (the agent's own connections excluded)."""
+    return await _view(svc, View.ACTIVITY, query)
+
+
+@router.get(
+    "/activity/waiting",
+    response_model=schemas.WaitingBody,
+    responses=READ_ERRORS,
+    tags=["activity"],
+)
+async def waiting(
+    _: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+    query: Annotated[RowQuery, Depends(_row_query(View.WAITING))],
+) -> Response:
+    """Backends waiting for a heavyweight lock, with the lock and who blocks them."""
+    return await _view(svc, View.WAITING, query)
+
+
+@router.get(
+    "/activity/blocking",
+    response_model=schemas.BlockingBody,
+    responses=READ_ERRORS,
+    tags=["activity"],
+)
+async def blocking(
+    _: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+    query: Annotated[RowQuery, Depends(_row_query(View.BLOCKING))],
+) -> Response:
+    """Backends holding up others, each once, by pg_blocking_pids()."""
+    return await _view(svc, View.BLOCKING, query)
+
+
+# ---------------------------------------------------------------- actions
+
+PIDS_BODY = {"content": {"application/json": {"schema": schemas.PidsBody.model_json_schema()}}}
+ACT_ERRORS = schemas.errors(400, 401, 403, 406, 413, 500, 503)
+
+
+def parse_pids(body: Any) -> list[int]:
+    if not isinstance(body, dict) or "pids" not in body:
+        raise ApiError(406, "Parameter 'pids' not sent.")
+    pids = body["pids"]
+    if (
+        not isinstance(pids, list)
+        or not 1 <= len(pids) <= MAX_PIDS
+        or not all(type(pid) is int for pid in pids)
+    ):
+        raise malformed("pids")
+    return pids
+
+
+async def _act(request: Request, who: Caller, svc: Services, action: Action) -> list[Outcome]:
+    pids = parse_pids(await read_json(request, ApiError(400, "Request body is not valid JSON.")))
+    actor = Actor(who.session.username, who.address)
+    if who.session.role is not Role.ADMIN:
+        await svc.actions.refuse(action, pids, actor, "permission denied: viewer")
+        raise ApiError(403, "Permission denied.")
+    return await svc.actions.perform(action, pids, actor)
+
+
+@router.post(
+    "/activity/kill",
+    response_model=schemas.KillBody,
+    responses=ACT_ERRORS,
+    openapi_extra={"requestBody": {"required": True, **PIDS_BODY}},
+    tags=["actions"],
+)
+@router.post(
+    "/activity/activity/kill",
+    response_model=schemas.KillBody,
+    responses=ACT_ERRORS,
+    openapi_extra={"requestBody": {"required": True, **PIDS_BODY}},
+    tags=["actions"],
+    summary="Kill (the seed's heading spells the route this way)",
+)
+async def kill(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+) -> Response:
+    """Terminate backends with pg_terminate_backend(); results in request order."""
+    outcomes = await _act(request, who, svc, Action.TERMINATE)
+    rows = [{"pid": o.pid, "killed": o.done, "reason": o.reason} for o in outcomes]
+    return json_response({"backends": rows})
+
+
+@router.post(
+    "/activity/cancel",
+    response_model=schemas.CancelBody,
+    responses=ACT_ERRORS,
+    openapi_extra={"requestBody": {"required": True, **PIDS_BODY}},
+    tags=["actions"],
+)
+async def cancel(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+) -> Response:
+    """Cancel the running query of backends with pg_cancel_backend(); sessions stay."""
+    outcomes = await _act(request, who, svc, Action.CANCEL)
+    rows = [{"pid": o.pid, "cancelled": o.done, "reason": o.reason} for o in outcomes]
+    return json_response({"backends": rows})
+
+
+@router.get(
+    "/activity/audit",
+    response_model=schemas.AuditBody,
+    responses=schemas.errors(401, 403, 406, 500),
+    tags=["actions"],
+)
+async def audit(
+    who: Annotated[Caller, Depends(caller)],
+    svc: Annotated[Services, Depends(services)],
+    limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+) -> Response:
+    """The latest audit entries, oldest first (admin only)."""
+    if who.session.role is not Role.ADMIN:
+        raise ApiError(403, "Permission denied.")
+    return json_response({"entries": svc.actions.latest(limit)})

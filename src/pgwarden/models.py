@@ -1,0 +1,146 @@
+"""What the agent knows of the cluster: frozen records filled straight from query rows."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from psycopg._encodings import py_codecs
+
+from pgwarden.proc import ProcFigures
+
+
+@cache
+def _python_codec(pg_encoding: str | None) -> str:
+    """PostgreSQL's encoding name as a Python codec; SQL_ASCII and unknowns read as UTF-8."""
+    name = py_codecs.get((pg_encoding or "UTF8").upper().encode(), "utf-8")
+    if name == "ascii":
+        return "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def decode_query(raw: bytes | None, pg_encoding: str | None) -> str | None:
+    """Query text in its database's encoding: pg_stat_activity passes it through unconverted."""
+    if raw is None:
+        return None
+    return raw.decode(_python_codec(pg_encoding), errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """One pg_locks entry on an object some backend waits for."""
+
+    target: str
+    locktype: str
+    mode: str
+    granted: bool
+    database: int | None
+    relation: int | None
+    relation_name: str | None
+    wait_duration: float | None
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> LockInfo:
+        return cls(
+            target=item["target"],
+            locktype=item["locktype"],
+            mode=item["mode"],
+            granted=item["granted"],
+            database=item["database"],
+            relation=item["relation"],
+            relation_name=item["relation_name"],
+            wait_duration=item["wait_duration"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One row of pg_stat_activity (or a prepared transaction, as pid 0)."""
+
+    pid: int
+    database: str | None
+    user: str | None
+    client: str | None
+    application_name: str | None
+    backend_type: str | None
+    state: str | None
+    wait_event_type: str | None
+    wait_event: str | None
+    xact_start: datetime | None
+    query_start: datetime | None
+    duration: float
+    query: str | None
+    leader_pid: int | None
+    query_id: int | None
+    xmin_age: int | None
+    blocked_by: tuple[int, ...] | None
+    locks: tuple[LockInfo, ...] = field(default=())
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Backend:
+        (pid, database, user, client, application_name, backend_type, state, wait_event_type,
+         wait_event, xact_start, query_start, duration, query, encoding, leader_pid, query_id,
+         xmin_age, blocked_by, locks) = row  # fmt: skip
+        return cls(
+            pid=pid,
+            database=database,
+            user=user,
+            client=client,
+            application_name=application_name,
+            backend_type=backend_type,
+            state=state,
+            wait_event_type=wait_event_type,
+            wait_event=wait_event,
+            xact_start=xact_start,
+            query_start=query_start,
+            duration=duration,
+            query=decode_query(query, encoding),
+            leader_pid=leader_pid,
+            query_id=query_id,
+            xmin_age=xmin_age,
+            blocked_by=tuple(blocked_by) if blocked_by is not None else None,
+            locks=tuple(LockInfo.from_json(item) for item in locks or ()),
+        )
+
+    @property
+    def is_client(self) -> bool:
+        return self.backend_type == "client backend"
+
+    @property
+    def waits_on_lock(self) -> bool:
+        return self.wait_event_type == "Lock"
+
+
+@dataclass(frozen=True, slots=True)
+class LockWait:
+    """A backend waiting for a heavyweight lock, and who holds it up."""
+
+    backend: Backend
+    lock: LockInfo | None
+    blocked_by: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    """A backend (or prepared transaction) that others wait for; `root` when it waits on no one."""
+
+    backend: Backend
+    lock: LockInfo | None
+    blocked_pids: tuple[int, ...]
+    root: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every backend and its process figures at one moment; views of it are cached on it."""
+
+    taken_at: datetime
+    backends: tuple[Backend, ...]
+    figures: dict[int, ProcFigures]
+    rendered: dict[Any, bytes] = field(default_factory=dict, compare=False)

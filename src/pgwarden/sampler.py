@@ -1,0 +1,122 @@
+"""Snapshots of the cluster: one SQL round trip plus one /proc pass, shared by concurrent callers.
+
+A caller never gets a snapshot that started before it asked: callers that arrive while one
+is being taken wait for the next, which they all share. The /proc pass runs in a thread,
+at the same time as the SQL query, over the postmaster's children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pgwarden import proc
+from pgwarden.db.database import Database, DatabaseUnavailable
+from pgwarden.models import Backend, Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0
+
+
+class Sampler:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._history = proc.ProcessHistory()
+        self._waiting: list[asyncio.Future[Snapshot]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._follow_up: asyncio.Task[None] | None = None
+        self._postmaster_pid: int | None = None
+        self.stats = SamplerStats()
+
+    async def snapshot(self) -> Snapshot:
+        """A snapshot taken after this call began."""
+        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._serve_waiting())
+        return await future
+
+    async def _serve_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                snapshot = await self._take()
+            except Exception as exc:
+                self.stats.errors += 1
+                for future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for future in batch:
+                    if not future.done():
+                        future.set_result(snapshot)
+
+    async def prime(self) -> None:
+        """Read every backend process once at start-up, so the first poll already has rates."""
+        try:
+            await self._find_postmaster()
+        except DatabaseUnavailable as exc:
+            log.warning("PostgreSQL is unavailable at start-up: %s", exc)
+            return
+        pids = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
+        if pids:
+            readings = await asyncio.to_thread(proc.read_processes, pids)
+            self._history.observe(readings, complete=False)
+
+    async def _find_postmaster(self) -> None:
+        """The postmaster is the parent of the agent's own backend (the agent runs beside it)."""
+        if self._db.monitor.backend_pid is None:
+            await self._db.monitor.execute("SELECT 1")
+        own = self._db.monitor.backend_pid
+        reading = proc.read_process(own) if own else None
+        self._postmaster_pid = reading.parent_pid if reading else None
+
+    async def _take(self) -> Snapshot:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
+        if children is None:
+            self._postmaster_pid = None  # restarted, or never found: look again below
+        early = loop.run_in_executor(None, proc.read_processes, children) if children else None
+        try:
+            rows = await self._db.query(self._db.monitor, "activity")
+        finally:
+            readings = await early if early is not None else {}
+        own = self._db.own_pids
+        backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
+        missing = [b.pid for b in backends if b.pid and b.pid not in readings]
+        if missing:
+            readings.update(await asyncio.to_thread(proc.read_processes, missing))
+            if self._postmaster_pid is None:
+                await self._find_postmaster()
+        figures = self._history.observe(readings, complete=True)
+        self._schedule_follow_up(self._history.needs_base(readings))
+        self.stats.snapshots += 1
+        self.stats.last_seconds = time.perf_counter() - started
+        return Snapshot(datetime.now(UTC), backends, figures)
+
+    def _schedule_follow_up(self, pids: list[int]) -> None:
+        """New processes get a second reading soon, so the next poll shows their rates."""
+        if pids and (self._follow_up is None or self._follow_up.done()):
+            self._follow_up = asyncio.create_task(self._read_again(pids))
+
+    async def _read_again(self, pids: list[int]) -> None:
+        await asyncio.sleep(proc.BASE_SPACING)
+        readings = await asyncio.to_thread(proc.read_processes, pids)
+        self._history.observe(readings, complete=False)
+
+    async def close(self) -> None:
+        for task in (self._worker, self._follow_up):
+            if task is not None and not task.done():
+                task.cancel()

@@ -1,0 +1,124 @@
+"""Rows of the three views, filters, sort and limit, from staged snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+
+from pgwarden.activity import RowQuery, View, render
+from pgwarden.models import Backend, Snapshot
+from pgwarden.proc import ProcFigures
+from tests.unit.factories import backend, lock
+
+T = "relation,5,16384"
+
+
+def snapshot(*backends: Backend, figures: dict[int, ProcFigures] | None = None) -> Snapshot:
+    return Snapshot(datetime.now(UTC), backends, figures or {})
+
+
+def view(snap: Snapshot, which: View, **query: object) -> dict[str, object]:
+    decoded: dict[str, object] = orjson.loads(render(snap, which, RowQuery(**query)))  # type: ignore[arg-type]
+    return decoded
+
+
+def test_activity_rows_follow_the_seed_formats() -> None:
+    snap = snapshot(
+        backend(1, duration=1.9),
+        figures={1: ProcFigures(12.5, 0.13, 12.5 * 1024, 0.0, False)},
+    )
+    row = view(snap, View.ACTIVITY)["rows"][0]  # type: ignore[index]
+    assert row["duration"] == "1.900"
+    assert (row["cpu"], row["memory"], row["read_s"], row["write_s"]) == (
+        12.5,
+        0.13,
+        "12.50K",
+        "0.00B",
+    )
+    assert (row["iow"], row["wait"]) == ("N", "N")
+
+
+def test_unreadable_processes_have_null_figures() -> None:
+    row = view(snapshot(backend(1)), View.ACTIVITY)["rows"][0]  # type: ignore[index]
+    assert (row["cpu"], row["memory"], row["read_s"], row["write_s"], row["iow"]) == (
+        None,
+        None,
+        None,
+        None,
+        "N",
+    )
+
+
+def test_only_client_backends_are_activity_rows() -> None:
+    snap = snapshot(backend(1), backend(2, backend_type="autovacuum worker"))
+    assert [r["pid"] for r in view(snap, View.ACTIVITY)["rows"]] == [1]  # type: ignore[attr-defined]
+
+
+def test_default_sort_is_longest_first_and_limit_keeps_total() -> None:
+    snap = snapshot(backend(1, duration=2), backend(2, duration=30), backend(3, duration=10))
+    answer = view(snap, View.ACTIVITY, limit=2)
+    assert [r["pid"] for r in answer["rows"]] == [2, 3]  # type: ignore[attr-defined]
+    assert answer["total"] == 3
+
+
+def test_sort_by_any_key_nulls_last() -> None:
+    snap = snapshot(backend(1, user="bob"), backend(2, user=None), backend(3, user="al"))
+    ascending = view(snap, View.ACTIVITY, sort="user")["rows"]
+    descending = view(snap, View.ACTIVITY, sort="-user")["rows"]
+    assert [r["pid"] for r in ascending] == [3, 1, 2]  # type: ignore[attr-defined]
+    assert [r["pid"] for r in descending] == [1, 3, 2]  # type: ignore[attr-defined]
+
+
+def test_filters_combine() -> None:
+    snap = snapshot(
+        backend(1, state="idle", database="a"),
+        backend(2, state="active", database="a", duration=5),
+        backend(3, state="active", database="b", application_name="etl"),
+    )
+    only = view(snap, View.ACTIVITY, states=("active",), databases=("a",))
+    assert [r["pid"] for r in only["rows"]] == [2]  # type: ignore[attr-defined]
+    assert view(snap, View.ACTIVITY, min_duration=2.0)["total"] == 1
+    assert view(snap, View.ACTIVITY, applications=("etl",))["total"] == 1
+    assert view(snap, View.ACTIVITY, users=("zed",))["rows"] == []
+
+
+def test_waiting_and_blocking_rows() -> None:
+    holder = backend(
+        1, state="idle in transaction", duration=4126.984, locks=(lock(T, "ExclusiveLock", True),)
+    )
+    waiter = backend(
+        2, blocked_by=[1], duration=4.351, locks=(lock(T, "RowExclusiveLock", False, wait=4.3456),)
+    )
+    snap = snapshot(holder, waiter)
+    waiting = view(snap, View.WAITING)["rows"][0]  # type: ignore[index]
+    assert (waiting["pid"], waiting["relation"], waiting["type"], waiting["mode"]) == (
+        2,
+        "public.t",
+        "relation",
+        "RowExclusiveLock",
+    )
+    assert waiting["duration"] == 4.35
+    assert waiting["wait_duration"] == 4.35
+    assert waiting["blocked_by"] == [1]
+    blocking = view(snap, View.BLOCKING)["rows"][0]  # type: ignore[index]
+    assert (blocking["pid"], blocking["mode"], blocking["duration"]) == (
+        1,
+        "ExclusiveLock",
+        4126.98,
+    )
+    assert (blocking["blocked_pids"], blocking["root"]) == ([2], True)
+
+
+def test_relation_in_another_database_is_explained() -> None:
+    holder = backend(1, locks=(lock(T, "ExclusiveLock", True, name=None),))
+    waiter = backend(2, blocked_by=[1], locks=(lock(T, "ShareLock", False, name=None),))
+    row = view(snapshot(holder, waiter), View.WAITING)["rows"][0]  # type: ignore[index]
+    assert row["relation"] == "relation 16384 of database 5"
+
+
+def test_rendered_bodies_are_shared_per_query() -> None:
+    snap = snapshot(backend(1))
+    first = render(snap, View.ACTIVITY, RowQuery())
+    assert render(snap, View.ACTIVITY, RowQuery()) is first
+    assert render(snap, View.ACTIVITY, RowQuery(limit=1)) is not first

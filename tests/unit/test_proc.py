@@ -1,0 +1,145 @@
+"""Reading /proc and the rate maths, with real processes and staged readings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pgwarden import proc
+from pgwarden.proc import ProcessHistory, ProcReading, figures, parse_io, parse_stat
+
+STAT = (
+    b"4242 (postgres: app (x) ) S 4200 4242 4242 0 -1 4194560 3 0 0 0 "
+    b"150 50 0 0 20 0 1 0 987654 229130240 1500 18446744073709551615"
+)
+IO = (
+    b"rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 8192\nwrite_bytes: 4096\n"
+    b"cancelled_write_bytes: 0\n"
+)
+
+
+def reading(
+    at: float,
+    cpu: int = 0,
+    read: int | None = 0,
+    write: int | None = 0,
+    start: int = 100,
+    state: str = "S",
+    pid: int = 7,
+) -> ProcReading:
+    return ProcReading(pid, start, 1, state, cpu, 256, read, write, at)
+
+
+def test_parse_stat_survives_parentheses_in_the_name() -> None:
+    assert parse_stat(STAT) == ("S", 4200, 200, 987654, 1500)
+
+
+def test_parse_io_takes_storage_bytes() -> None:
+    assert parse_io(IO) == (8192, 4096)
+
+
+def test_read_process_reads_a_live_process() -> None:
+    mine = proc.read_process(os.getpid())
+    assert mine is not None
+    assert mine.parent_pid == os.getppid()
+    assert mine.state in "RS"
+    assert mine.rss_pages > 0
+    assert mine.read_bytes is not None
+
+
+def test_read_process_of_a_finished_process_is_none() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert proc.read_process(pid) is None
+    assert proc.read_processes([pid, os.getpid()]).keys() == {os.getpid()}
+
+
+def test_unreadable_io_gives_null_rates_not_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = proc._read
+
+    def no_io(path: str) -> bytes:
+        if path.endswith("/io"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(proc, "_read", no_io)
+    first = proc.read_process(os.getpid())
+    assert first is not None
+    assert first.read_bytes is None
+    later = ProcReading(
+        first.pid, first.start_ticks, 1, "S", first.cpu_ticks, 10, None, None, first.taken_at + 1
+    )
+    shown = figures(later, first)
+    assert shown.read_rate is None and shown.write_rate is None
+    assert shown.cpu == 0.0
+
+
+def test_rates_over_the_window() -> None:
+    base = reading(10.0, cpu=100, read=0, write=0)
+    now = reading(12.0, cpu=300, read=20 * 1024**2, write=4096, state="D")
+    shown = figures(now, base, clock_ticks=100, page_size=4096, total_memory=4096 * 1024)
+    assert shown.cpu == 100.0  # 200 ticks over 2 s at 100 ticks/s: one full core
+    assert shown.read_rate == 10 * 1024**2
+    assert shown.write_rate == 2048
+    assert shown.memory == 25.0
+    assert shown.iowait is True
+
+
+def test_no_base_or_a_too_short_window_gives_no_rate() -> None:
+    now = reading(10.0, cpu=5)
+    assert figures(now, None).cpu is None
+    assert figures(now, reading(9.95)).cpu is None
+    assert figures(now, None).memory is not None
+
+
+def test_history_measures_over_half_a_second_or_more() -> None:
+    history = ProcessHistory()
+    history.observe({7: reading(0.0)}, complete=True)
+    for step in range(1, 10):  # a burst: a poll every 100 ms
+        at = step * 0.1
+        base = history.base_for(reading(at))
+        assert base is not None
+        assert at - base.taken_at >= min(at, proc.BASE_SPACING) - 1e-9
+        history.observe({7: reading(at)}, complete=True)
+
+
+def test_history_uses_the_previous_poll_two_seconds_ago() -> None:
+    history = ProcessHistory()
+    for at in (0.0, 2.0, 4.0):
+        history.observe({7: reading(at)}, complete=True)
+    base = history.base_for(reading(6.0))
+    assert base is not None and base.taken_at == 4.0
+
+
+def test_a_reused_pid_is_a_new_process() -> None:
+    history = ProcessHistory()
+    history.observe({7: reading(0.0, start=100)}, complete=True)
+    assert history.base_for(reading(2.0, start=100)) is not None
+    assert history.base_for(reading(2.0, start=555)) is None
+
+
+def test_stale_processes_are_forgotten_only_by_a_complete_pass() -> None:
+    history = ProcessHistory()
+    history.observe({7: reading(0.0), 8: reading(0.0, pid=8)}, complete=True)
+    history.observe({7: reading(1.0)}, complete=False)
+    assert len(history) == 2
+    history.observe({7: reading(2.0)}, complete=True)
+    assert len(history) == 1
+
+
+def test_very_old_bases_give_no_rate() -> None:
+    history = ProcessHistory()
+    history.observe({7: reading(0.0)}, complete=True)
+    assert history.base_for(reading(proc.MAX_WINDOW + 1)) is None
+
+
+def test_new_processes_need_a_second_reading() -> None:
+    history = ProcessHistory()
+    first = {7: reading(0.0)}
+    history.observe(first, complete=True)
+    assert history.needs_base(first) == [7]
+    history.observe({7: reading(0.6)}, complete=False)
+    assert history.needs_base(first) == []
