@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -139,14 +141,34 @@ class Agent:
         return self.process.returncode
 
 
+def _toml(sections: dict[str, dict[str, Any]]) -> str:
+    """Flat TOML sections of strings, numbers, booleans and lists of strings."""
+    out = []
+    for name, values in sections.items():
+        out.append(f"[{name}]")
+        out.extend(f"{key} = {json.dumps(value)}" for key, value in values.items())
+        out.append("")
+    return "\n".join(out)
+
+
 def agent_config(cluster: Cluster, workdir: Path, port: int, extra: str = "") -> Path:
+    """The test configuration; `extra` (TOML) adds keys or overrides these."""
+    sections: dict[str, dict[str, Any]] = {
+        "server": {"address": "127.0.0.1", "port": port},
+        "postgresql": {
+            "host": str(cluster.socket_dir),
+            "port": cluster.port,
+            "user": cluster.superuser,
+            "dbname": "postgres",
+            "connect_timeout": 3,
+        },
+        "auth": {"users_file": "users"},
+        "audit": {"file": "audit.jsonl"},
+    }
+    for name, values in tomllib.loads(extra).items():
+        sections.setdefault(name, {}).update(values)
     config = workdir / "pgwarden.toml"
-    config.write_text(
-        f'[server]\naddress = "127.0.0.1"\nport = {port}\n\n'
-        f'[postgresql]\nhost = "{cluster.socket_dir}"\nport = {cluster.port}\n'
-        f'user = "{cluster.superuser}"\ndbname = "postgres"\nconnect_timeout = 3\n\n'
-        f'[auth]\nusers_file = "users"\n\n[audit]\nfile = "audit.jsonl"\n\n{extra}'
-    )
+    config.write_text(_toml(sections))
     return config
 
 

@@ -5,15 +5,18 @@ audit entry for every request before anything is done and for every result after
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pgwarden.audit import AuditLog
+from pgwarden.audit import AuditLog, AuditUnavailable
 from pgwarden.config import GuardsConfig
 from pgwarden.db.database import Database, PermissionDenied
 from pgwarden.models import decode_query
+
+log = logging.getLogger(__name__)
 
 # pg_stat_activity.pid is a PostgreSQL integer: anything else cannot be a backend.
 PID_RANGE = range(1, 2**31)
@@ -103,7 +106,10 @@ class Actions:
 
     async def perform(self, action: Action, pids: list[int], actor: Actor) -> list[Outcome]:
         """Signal each permitted pid once; outcomes in request order, duplicates included."""
-        await self._record(action, actor, {"event": "request", "pids": pids})
+        try:
+            await self._record(action, actor, {"event": "request", "pids": pids})
+        except AuditUnavailable as exc:
+            raise AuditUnavailable(f"{exc}; nothing was done") from exc
         targets = await self._targets(pids)
         outcomes: dict[int, Outcome] = {}
         for pid in dict.fromkeys(pids):
@@ -111,13 +117,23 @@ class Actions:
             outcomes[pid] = (
                 Outcome(pid, False, reason) if reason else await self._signal(action, pid)
             )
-        await self._record_results(action, actor, outcomes, targets)
+        try:
+            await self._record_results(action, actor, outcomes, targets)
+        except AuditUnavailable as exc:
+            done = [pid for pid, outcome in outcomes.items() if outcome.done]
+            raise AuditUnavailable(
+                f"{exc}; the request was recorded and carried out (signalled: {done or 'none'}) "
+                "but its results were not"
+            ) from exc
         return [outcomes[pid] for pid in pids]
 
     async def refuse(self, action: Action, pids: list[int], actor: Actor, reason: str) -> None:
-        """Record a request refused as a whole (a viewer's, say)."""
+        """Record a request refused as a whole (a viewer's, say); nothing is done either way."""
         outcomes = {pid: Outcome(pid, False, reason) for pid in dict.fromkeys(pids)}
-        await self._record_results(action, actor, outcomes, {})
+        try:
+            await self._record_results(action, actor, outcomes, {})
+        except AuditUnavailable as exc:
+            log.error("refused %s by %s not recorded: %s", action.value, actor.username, exc)
 
     async def _record_results(
         self,
