@@ -108,7 +108,7 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
 @router.get(
     "/logout",
     response_model=schemas.LogoutBody,
-    responses=schemas.errors(401, 406),
+    responses=schemas.errors(401, 406, 500),
     tags=["sessions"],
 )
 async def logout(
@@ -122,7 +122,7 @@ async def logout(
 @router.get(
     "/profile",
     response_model=schemas.ProfileBody,
-    responses=schemas.errors(401, 406),
+    responses=schemas.errors(401, 406, 500),
     tags=["sessions"],
 )
 async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
@@ -171,7 +171,7 @@ async def _view(svc: Services, view: View, query: RowQuery) -> Response:
     return json_bytes_response(render(snapshot, view, query))
 
 
-READ_ERRORS = schemas.errors(401, 406, 503)
+READ_ERRORS = schemas.errors(401, 406, 500, 503)
 
 
 @router.get(
