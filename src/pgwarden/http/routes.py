@@ -141,15 +141,28 @@ async def status() -> Response:
 
 def _row_query(view: View) -> Any:
     def parse(
-        state: Annotated[list[str] | None, Query(description="keep these states")] = None,
-        database: Annotated[list[str] | None, Query()] = None,
-        user: Annotated[list[str] | None, Query()] = None,
-        application: Annotated[list[str] | None, Query()] = None,
-        min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        state: Annotated[
+            list[str] | None, Query(description="keep these states (repeat to keep several)")
+        ] = None,
+        database: Annotated[list[str] | None, Query(description="keep these databases")] = None,
+        user: Annotated[list[str] | None, Query(description="keep these roles")] = None,
+        application: Annotated[
+            list[str] | None, Query(description="keep these application_name values")
+        ] = None,
+        min_duration: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                allow_inf_nan=False,
+                description="keep backends whose duration is at least this, seconds",
+            ),
+        ] = None,
         sort: Annotated[
-            str, Query(description="a row key, '-' first for descending")
+            str, Query(description="a key of the rows, '-' first for descending")
         ] = "-duration",
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[
+            int | None, Query(ge=1, description="at most this many rows; `total` counts them all")
+        ] = None,
     ) -> RowQuery:
         if sort.lstrip("-") not in SORT_KEYS[view] or sort.startswith("--"):
             raise malformed("sort")
