@@ -36,9 +36,7 @@ def pile_up(sessions: Sessions, database: str, waiters: int) -> tuple[int, list[
     return holder.pid, [w.pid for w in queued]
 
 
-def test_lock_views_filter_sort_and_cap(
-    agent: Agent, sessions: Sessions, cluster: Cluster
-) -> None:
+def test_lock_views_filter_sort_and_cap(agent: Agent, sessions: Sessions, cluster: Cluster) -> None:
     with cluster.connect() as conn:
         for name in DATABASES:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
