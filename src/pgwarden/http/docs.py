@@ -29,9 +29,9 @@ class AgentAPI(FastAPI):
     answers a malformed parameter with 406 (as the seed does), which each route lists."""
 
     def openapi(self) -> dict[str, Any]:
-        if self.openapi_schema is None:
-            drop_validation_errors(super().openapi())
-        return super().openapi()
+        schema = super().openapi()  # built once, then cached by FastAPI
+        drop_validation_errors(schema)  # idempotent, and cheap on the cached document
+        return schema
 
 
 def drop_validation_errors(schema: dict[str, Any]) -> None:

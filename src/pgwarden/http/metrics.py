@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Security
+from fastapi import APIRouter, Depends, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
@@ -15,6 +15,7 @@ from pgwarden.config import MetricsConfig
 from pgwarden.db.database import DatabaseUnavailable
 from pgwarden.http import schemas
 from pgwarden.http.errors import ApiError
+from pgwarden.http.routes import services
 from pgwarden.services import Services
 
 TEXT_FORMAT: dict[int | str, dict[str, Any]] = {
@@ -27,11 +28,6 @@ TEXT_FORMAT: dict[int | str, dict[str, Any]] = {
 WRONG_TOKEN: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorBody, "description": "Missing or wrong metrics token"}
 }
-
-
-def _services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 def _digest(token: str) -> bytes:
@@ -63,7 +59,7 @@ def metrics_router(config: MetricsConfig) -> APIRouter:
     router = APIRouter()
     guarded = bool(config.token)
 
-    async def scrape(svc: Annotated[Services, Depends(_services)]) -> Response:
+    async def scrape(svc: Annotated[Services, Depends(services)]) -> Response:
         """Backends by state and database, lock waits, the longest query and transactions,
         the oldest backend_xmin, and the agent's own sampling; never any query text.
         When PostgreSQL is unavailable the answer is still 200, with
