@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from pgwarden import __version__
 from pgwarden.config import Config
 from pgwarden.http import errors
+from pgwarden.http.docs import COMMON_ERRORS, AgentAPI, install_docs_page
+from pgwarden.http.metrics import metrics_router
 from pgwarden.http.middleware import AgentHeaders
 from pgwarden.http.routes import router
 from pgwarden.services import Services
@@ -26,15 +28,19 @@ def create_app(config: Config) -> FastAPI:
         finally:
             await svc.close()
 
-    app = FastAPI(
+    app = AgentAPI(
         title="pgwarden",
         version=__version__,
         summary="What every PostgreSQL backend is doing right now.",
+        description=COMMON_ERRORS,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.include_router(router)
+    if config.metrics.enabled:
+        app.include_router(metrics_router(config.metrics))
+    install_docs_page(app)
     errors.install(app)
     app.add_middleware(AgentHeaders, max_body_bytes=config.server.max_body_bytes)
     return app

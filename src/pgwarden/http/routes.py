@@ -108,7 +108,7 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
 @router.get(
     "/logout",
     response_model=schemas.LogoutBody,
-    responses=schemas.errors(401, 406),
+    responses=schemas.errors(401, 406, 500),
     tags=["sessions"],
 )
 async def logout(
@@ -122,7 +122,7 @@ async def logout(
 @router.get(
     "/profile",
     response_model=schemas.ProfileBody,
-    responses=schemas.errors(401, 406),
+    responses=schemas.errors(401, 406, 500),
     tags=["sessions"],
 )
 async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
@@ -141,15 +141,28 @@ async def status() -> Response:
 
 def _row_query(view: View) -> Any:
     def parse(
-        state: Annotated[list[str] | None, Query(description="keep these states")] = None,
-        database: Annotated[list[str] | None, Query()] = None,
-        user: Annotated[list[str] | None, Query()] = None,
-        application: Annotated[list[str] | None, Query()] = None,
-        min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        state: Annotated[
+            list[str] | None, Query(description="keep these states (repeat to keep several)")
+        ] = None,
+        database: Annotated[list[str] | None, Query(description="keep these databases")] = None,
+        user: Annotated[list[str] | None, Query(description="keep these roles")] = None,
+        application: Annotated[
+            list[str] | None, Query(description="keep these application_name values")
+        ] = None,
+        min_duration: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                allow_inf_nan=False,
+                description="keep backends whose duration is at least this, seconds",
+            ),
+        ] = None,
         sort: Annotated[
-            str, Query(description="a row key, '-' first for descending")
+            str, Query(description="a key of the rows, '-' first for descending")
         ] = "-duration",
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[
+            int | None, Query(ge=1, description="at most this many rows; `total` counts them all")
+        ] = None,
     ) -> RowQuery:
         if sort.lstrip("-") not in SORT_KEYS[view] or sort.startswith("--"):
             raise malformed("sort")
@@ -171,7 +184,7 @@ async def _view(svc: Services, view: View, query: RowQuery) -> Response:
     return json_bytes_response(render(snapshot, view, query))
 
 
-READ_ERRORS = schemas.errors(401, 406, 503)
+READ_ERRORS = schemas.errors(401, 406, 500, 503)
 
 
 @router.get(
