@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pgwarden import __version__
 from pgwarden.config import Config
-from pgwarden.http import errors
+from pgwarden.http import errors, web
 from pgwarden.http.middleware import AgentHeaders
 from pgwarden.http.routes import router
 from pgwarden.services import Services
@@ -35,6 +35,7 @@ def create_app(config: Config) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router)
+    web.install(app)
     errors.install(app)
     app.add_middleware(AgentHeaders, max_body_bytes=config.server.max_body_bytes)
     return app
