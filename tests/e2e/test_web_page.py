@@ -17,7 +17,7 @@ from pgwarden.cluster import Cluster, free_port
 from tests.e2e.browser import Page
 from tests.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Agent, Sessions, running_agent
 
-HUMAN_DURATION = re.compile(r"^\d+(\.\d)? s$|^\d+ min \d+ s$")
+HUMAN_DURATION = re.compile(r"^\d+(\.\d)?s$|^\d+m \d\ds$")
 
 
 def unique(prefix: str) -> str:

@@ -24,16 +24,17 @@
 
   // ------------------------------------------------------------------ formatting (pure)
 
+  // Compact, so it fits a narrow column: "4.2s", "37s", "1m 26s", "2h 05m", "3d 4h".
   function humanDuration(seconds) {
     if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "";
     const s = Math.max(0, seconds);
-    if (s < 10) return `${s.toFixed(1)} s`;
-    if (s < 60) return `${Math.floor(s)} s`;
+    if (s < 10) return `${s.toFixed(1)}s`;
+    if (s < 60) return `${Math.floor(s)}s`;
     const m = Math.floor(s / 60);
-    if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+    if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s`;
     const h = Math.floor(m / 60);
-    if (h < 24) return `${h} h ${m % 60} min`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
+    if (h < 24) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
+    return `${Math.floor(h / 24)}d ${h % 24}h`;
   }
 
   const RATE_UNITS = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
@@ -322,8 +323,8 @@
     { id: "client", label: "client", width: 96, value: (r) => r.client, text: (r) => text(r.client) || "local" },
     { id: "cpu", label: "CPU", width: 58, numeric: true, biggestFirst: true, value: (r) => r.cpu, text: (r) => percent(r.cpu), title: "% of one CPU since the previous reading" },
     { id: "memory", label: "memory", width: 80, numeric: true, biggestFirst: true, value: (r) => r.memory, text: (r) => percent(r.memory), title: "resident memory, % of the host's RAM" },
-    { id: "read", label: "read/s", width: 72, numeric: true, biggestFirst: true, value: (r) => r.read, text: (r) => humanRate(r.read) },
-    { id: "write", label: "write/s", width: 72, numeric: true, biggestFirst: true, value: (r) => r.write, text: (r) => humanRate(r.write) },
+    { id: "read", label: "read/s", width: 84, numeric: true, biggestFirst: true, value: (r) => r.read, text: (r) => humanRate(r.read) },
+    { id: "write", label: "write/s", width: 84, numeric: true, biggestFirst: true, value: (r) => r.write, text: (r) => humanRate(r.write) },
     { id: "iow", label: "I/O wait", width: 76, value: (r) => (r.iow ? 1 : 0), text: (r) => (r.iow ? "yes" : ""), title: "the process waits for disk I/O" },
     {
       id: "lockWait",
@@ -335,7 +336,7 @@
       text: (r) => (r.lockWait === null ? "" : r.lockWait > 0 ? humanDuration(r.lockWait) : "yes"),
       title: "how long it has waited for a lock",
     },
-    { id: "state", label: "state", width: 150, value: (r) => r.state, text: (r) => text(r.state) },
+    { id: "state", label: "state", width: 156, value: (r) => r.state, text: (r) => text(r.state) },
     {
       id: "duration",
       label: "duration",
@@ -349,7 +350,7 @@
   ];
   const QUERY = { id: "query", label: "query", width: null, value: (r) => r.query, text: (r) => text(r.query), query: true };
   const QUERY_FIXED = { ...QUERY, width: 360 };
-  const LOCK = { id: "lock", label: "lock", width: 190, value: (r) => r.lock, text: (r) => r.lock || "" };
+  const LOCK = { id: "lock", label: "lock", width: 200, value: (r) => r.lock, text: (r) => r.lock || "" };
   const BLOCKED_BY = {
     id: "blockedBy",
     label: "blocked by",
@@ -570,7 +571,8 @@
     const updated = $("updated");
     if (view.lastUpdated) {
       const ago = Math.round((Date.now() - view.lastUpdated.getTime()) / 1000);
-      const label = `${clock(view.lastUpdated)}${ago >= 3 ? ` (${humanDuration(ago)} ago)` : ""}`;
+      const age = ago < 60 ? `${ago}s` : humanDuration(ago);
+      const label = `${clock(view.lastUpdated)}${ago >= 3 ? ` (${age} ago)` : ""}`;
       if (updated.textContent !== label) updated.textContent = label;
       updated.dateTime = view.lastUpdated.toISOString();
     }
