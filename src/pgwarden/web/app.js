@@ -8,6 +8,7 @@
   const OVERSCAN = 12; // rows rendered above and below the visible ones
   const REQUEST_TIMEOUT_MS = 15000;
   const QUERY_MIN_WIDTH = 320; // px
+  const MAX_PIDS_PER_CALL = 1000; // the API's limit per kill or cancel
   const TABS = ["running", "waiting", "blocking"];
   const STATES = [
     "active",
@@ -438,6 +439,7 @@
     if ($("confirm").open || $("query-dialog").open) return "paused while a dialog is open";
     if (view.selected.size) return "paused while rows are selected";
     if (view.hovering) return "paused while the pointer is over the table";
+    if (document.hidden) return "paused while the tab is hidden";
     const selection = document.getSelection();
     if (selection && !selection.isCollapsed && $("scroller").contains(selection.anchorNode)) {
       return "paused while text is selected";
@@ -517,16 +519,22 @@
   async function refresh() {
     if (view.inFlight || !view.profile) return;
     view.inFlight = true;
+    const began = performance.now();
     try {
       const [activity, waiting, blocking] = await Promise.all([
         api("/activity"),
         api("/activity/waiting"),
         api("/activity/blocking"),
       ]);
+      const fetched = performance.now();
       view.model = buildModel(activity, waiting, blocking);
       view.lastUpdated = new Date();
       setBanner(null);
       rebuild();
+      // The latest figures only, for the browser's profiler and bench/web_page.py.
+      performance.clearMeasures();
+      performance.measure("pgwarden:refresh", { start: began });
+      performance.measure("pgwarden:render", { start: fetched });
     } catch (error) {
       if (error.status === 401) return expired();
       const retry = view.lastUpdated
@@ -619,7 +627,10 @@
           th.append(all);
         } else {
           th.textContent = column.label;
-          if (!column.act) th.classList.add("sortable");
+          if (!column.act) {
+            th.classList.add("sortable");
+            th.tabIndex = 0;
+          }
           if (column.title) th.title = column.title;
         }
         head.append(th);
@@ -794,6 +805,16 @@
     bottom.firstChild.style.height = `${(count - last) * ROW_HEIGHT}px`;
   }
 
+  let paintQueued = false;
+  function schedulePaint() {
+    if (paintQueued) return;
+    paintQueued = true;
+    requestAnimationFrame(() => {
+      paintQueued = false;
+      paint();
+    });
+  }
+
   function spacer(className) {
     const tr = document.createElement("tr");
     tr.className = `spacer ${className}`;
@@ -870,16 +891,19 @@
     const { action, pids } = pending;
     const path = action === "terminate" ? "/activity/kill" : "/activity/cancel";
     const verb = action === "terminate" ? "terminated" : "cancelled";
-    let lines;
-    try {
-      const answer = await api(path, { method: "POST", body: { pids } });
-      lines = answer.backends.map((b) => {
-        const done = action === "terminate" ? b.killed : b.cancelled;
-        return { pid: b.pid, ok: done, text: done ? verb : `not ${verb}: ${b.reason || "no reason given"}` };
-      });
-    } catch (error) {
-      if (error.status === 401) return expired();
-      lines = pids.map((pid) => ({ pid, ok: false, text: `not ${verb}: ${error.message}` }));
+    const lines = [];
+    for (let i = 0; i < pids.length; i += MAX_PIDS_PER_CALL) {
+      const chunk = pids.slice(i, i + MAX_PIDS_PER_CALL);
+      try {
+        const answer = await api(path, { method: "POST", body: { pids: chunk } });
+        for (const b of answer.backends) {
+          const done = action === "terminate" ? b.killed : b.cancelled;
+          lines.push({ pid: b.pid, ok: done, text: done ? verb : `not ${verb}: ${b.reason || "no reason given"}` });
+        }
+      } catch (error) {
+        if (error.status === 401) return expired();
+        for (const pid of chunk) lines.push({ pid, ok: false, text: `not ${verb}: ${error.message}` });
+      }
     }
     showResults(lines);
     for (const pid of pids) view.selected.delete(pid);
@@ -987,15 +1011,21 @@
     buildStateFilters();
 
     const scroller = $("scroller");
-    scroller.addEventListener("scroll", () => requestAnimationFrame(paint), { passive: true });
+    scroller.addEventListener("scroll", schedulePaint, { passive: true });
     scroller.addEventListener("mousemove", () => {
       view.hovering = true;
     });
     scroller.addEventListener("mouseleave", () => {
       view.hovering = false;
     });
-    window.addEventListener("resize", () => requestAnimationFrame(paint));
+    window.addEventListener("resize", schedulePaint);
 
+    $("grid-head").addEventListener("keydown", (event) => {
+      if ((event.key === "Enter" || event.key === " ") && event.target.matches("th.sortable")) {
+        event.preventDefault();
+        event.target.click();
+      }
+    });
     $("grid-head").addEventListener("click", (event) => {
       const th = event.target.closest("th");
       if (!th) return;
