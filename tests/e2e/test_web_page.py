@@ -289,6 +289,7 @@ def test_refresh_pauses_on_demand_and_under_the_pointer(page: Page, sessions: Se
     page.find("#pause").click()
     assert page.text("#live") == "Paused"
     assert page.text("#pause") == "Resume"
+    page.wait(lambda: page.find("#scroller").get_attribute("aria-busy") == "false", "no refresh")
     paused_at = page.find("#updated").get_attribute("datetime")
     later = sessions.open(name)
     later.run("SELECT 1")

@@ -9,6 +9,7 @@
   const REQUEST_TIMEOUT_MS = 15000;
   const QUERY_MIN_WIDTH = 320; // px
   const MAX_PIDS_PER_CALL = 1000; // the API's limit per kill or cancel
+  const OUTCOME_MS = 10000; // after an action, keep refreshing this long even under the pointer
   const TABS = ["running", "waiting", "blocking"];
   const STATES = [
     "active",
@@ -430,6 +431,7 @@
     pool: [],
     headerKey: "",
     pending: null, // the action waiting for confirmation
+    showOutcomeUntil: 0, // refresh under the pointer until then
   };
 
   const isAdmin = () => view.profile && view.profile.role === "admin";
@@ -438,7 +440,10 @@
     if (view.paused) return "paused";
     if ($("confirm").open || $("query-dialog").open) return "paused while a dialog is open";
     if (view.selected.size) return "paused while rows are selected";
-    if (view.hovering) return "paused while the pointer is over the table";
+    // Right after an action the pointer rests where the dialog was: show the outcome anyway.
+    if (view.hovering && performance.now() > view.showOutcomeUntil) {
+      return "paused while the pointer is over the table";
+    }
     if (document.hidden) return "paused while the tab is hidden";
     const selection = document.getSelection();
     if (selection && !selection.isCollapsed && $("scroller").contains(selection.anchorNode)) {
@@ -519,6 +524,7 @@
   async function refresh() {
     if (view.inFlight || !view.profile) return;
     view.inFlight = true;
+    $("scroller").setAttribute("aria-busy", "true");
     const began = performance.now();
     try {
       const [activity, waiting, blocking] = await Promise.all([
@@ -550,6 +556,7 @@
       }
     } finally {
       view.inFlight = false;
+      $("scroller").setAttribute("aria-busy", "false");
       view.nextDue = performance.now() + prefs.interval * 1000;
       updateStatus();
     }
@@ -907,7 +914,7 @@
     }
     showResults(lines);
     for (const pid of pids) view.selected.delete(pid);
-    view.hovering = false; // the pointer was on the dialog; the next move over the table says again
+    view.showOutcomeUntil = performance.now() + OUTCOME_MS;
     updateSelection();
     view.nextDue = 0;
     refresh();
