@@ -331,7 +331,7 @@
     {
       id: "lockWait",
       label: "lock wait",
-      width: 88,
+      width: 100,
       numeric: true,
     biggestFirst: true,
       value: (r) => r.lockWait,
