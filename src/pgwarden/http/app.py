@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from pgwarden import __version__
 from pgwarden.config import Config
-from pgwarden.http import errors
+from pgwarden.http import errors, web
 from pgwarden.http.docs import COMMON_ERRORS, AgentAPI, install_docs_page
 from pgwarden.http.metrics import metrics_router
 from pgwarden.http.middleware import AgentHeaders
@@ -41,6 +41,7 @@ def create_app(config: Config) -> FastAPI:
     if config.metrics.enabled:
         app.include_router(metrics_router(config.metrics))
     install_docs_page(app)
+    web.install(app)
     errors.install(app)
     app.add_middleware(AgentHeaders, max_body_bytes=config.server.max_body_bytes)
     return app

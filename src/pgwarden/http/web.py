@@ -1,0 +1,44 @@
+"""The live activity page: GET / and its static files from pgwarden/web/, no build step."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from pgwarden import __version__
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+# Everything comes from the agent itself: no inline script, no third party, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    # Revalidate the page so an upgraded agent serves its own app.js (named by version).
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def page() -> bytes:
+    html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    return html.replace("{{version}}", __version__).encode()
+
+
+@router.get("/")
+async def index() -> Response:
+    return Response(page(), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")

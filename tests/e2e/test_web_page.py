@@ -1,0 +1,348 @@
+"""The activity page in a real headless Chromium, against a real agent and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from pgwarden.cluster import Cluster, free_port
+from tests.e2e.browser import Page
+from tests.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Agent, Sessions, running_agent
+
+HUMAN_DURATION = re.compile(r"^\d+(\.\d)?s$|^\d+m \d\ds$")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_login_shows_a_running_pg_sleep_and_keeps_the_session_for_the_tab(
+    page: Page, sessions: Sessions, agent: Agent
+) -> None:
+    sleeper = sessions.open(unique("e2e-sleeper"))
+    sleeper.submit("SELECT pg_sleep(600)")
+    assert not page.visible("#app")
+    page.logged_in("admin", ADMIN_PASSWORD)
+    token = page.session()
+    assert token is not None and re.fullmatch(r"[0-9a-f]{64}", token)
+
+    page.wait(lambda: page.cell(sleeper.pid, "state") == "active", "the sleeper, active")
+    assert page.cell(sleeper.pid, "query") == "SELECT pg_sleep(600)"
+    assert page.cell(sleeper.pid, "application") == sleeper.conn.info.parameter_status(
+        "application_name"
+    )
+    duration = page.cell(sleeper.pid, "duration")
+    assert duration is not None and HUMAN_DURATION.match(duration), duration
+    running = page.count("running")
+    assert running is not None and running >= 1
+    assert page.text("#shown").startswith(f"{running} of {running} shown")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d( \(.* ago\))?", page.text("#updated"))
+    page.screenshot("web-running")
+
+    page.driver.refresh()  # the session is kept for the tab
+    page.wait_row(sleeper.pid, "the sleeper after a reload")
+    assert not page.visible("#login-form")
+    assert page.session() == token
+
+    page.find("#logout").click()
+    page.wait(lambda: page.visible("#login-form"), "the login form after logout")
+    assert page.session() is None
+    assert page.text("#login-message") == "You are logged out."
+    with agent.client() as client:
+        assert client.get("/profile", headers={"X-Session": token}).status_code == 401
+
+
+def test_an_expired_session_returns_to_the_form(page: Page, agent: Agent) -> None:
+    page.logged_in("admin", ADMIN_PASSWORD)
+    token = page.session()
+    assert token is not None
+    with agent.client() as client:  # the agent forgets it, as at expiry
+        assert client.get("/logout", headers={"X-Session": token}).status_code == 200
+    page.wait(lambda: page.visible("#login-form"), "the login form after expiry")
+    assert "expired" in page.text("#login-message")
+    assert page.session() is None
+
+
+def test_a_staged_lock_shows_in_waiting_and_blocking_and_a_root_is_one_click_away(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    table = f"e2e_lock_{uuid.uuid4().hex[:8]}"
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int)")
+    holder = sessions.open(unique("e2e-holder"))
+    holder.run("BEGIN")
+    holder.run(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    first, second = sessions.open(unique("e2e-reader")), sessions.open(unique("e2e-counter"))
+    first_done = first.submit(f"SELECT * FROM {table}")
+    second_done = second.submit(f"SELECT count(*) FROM {table}")
+    waiters = {first.pid, second.pid}
+
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.wait(
+        lambda: page.count("waiting") == 2 and page.count("blocking") == 1, "2 wait, 1 blocks"
+    )
+    holder_row = page.wait_row(holder.pid, "the holder in Running")
+    assert "idle-xact" in (holder_row.get_attribute("class") or "")
+    assert page.cell(holder.pid, "state") == "idle in transaction"
+
+    page.tab("waiting")
+    page.wait(lambda: set(page.shown_pids()) == waiters, "both waiters in Waiting")
+    for pid in waiters:
+        assert page.cell(pid, "blockedBy") == str(holder.pid)
+        assert page.cell(pid, "lock") == f"AccessShareLock on public.{table}"
+        assert page.cell(pid, "state") == "active"
+        assert page.cell(pid, "lockWait")
+    page.screenshot("web-waiting")
+
+    page.tab("blocking")
+    page.wait(lambda: page.shown_pids() and page.shown_pids()[0] == holder.pid, "the root first")
+    page.wait(lambda: set(page.shown_pids()) == {holder.pid, *waiters}, "the tree")
+    assert page.cell(holder.pid, "blocks") == "2"
+    assert page.cell(holder.pid, "lock") == f"AccessExclusiveLock on public.{table}"
+    blocking_for = page.cell(holder.pid, "blockingFor")
+    assert blocking_for and HUMAN_DURATION.match(blocking_for), blocking_for
+    for pid in waiters:
+        assert (page.cell(pid, "pid") or "").startswith("└")
+    page.screenshot("web-blocking")
+
+    root = page.wait_row(holder.pid, "the root row")
+    root.find_element(By.CSS_SELECTOR, 'button[data-action="terminate"]').click()
+    page.wait(lambda: page.visible("#confirm"), "the confirmation")
+    assert page.text("#confirm-title") == "Terminate 1 backend?"
+    listed = page.all("#confirm-list tr")
+    assert [tr.get_attribute("data-pid") for tr in listed] == [str(holder.pid)]
+    assert f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE" in page.text("#confirm-list")
+    page.find("#confirm-yes").click()
+
+    page.wait(lambda: page.results().get(holder.pid), "the result")
+    assert page.results() == {holder.pid: f"pid {holder.pid}: terminated"}
+    page.wait(lambda: page.count("waiting") == 0 and page.count("blocking") == 0, "no more wait")
+    page.wait(lambda: page.visible("#empty"), "the empty blocking view")
+    assert page.text("#empty") == "No session blocks another."
+    assert first_done.result(timeout=10) == []
+    assert second_done.result(timeout=10) == [(0,)]
+
+
+def test_terminate_selected_rows_after_a_confirmation(page: Page, sessions: Sessions) -> None:
+    name = unique("e2e-victim")
+    victims = [sessions.open(name), sessions.open(name)]
+    results = [victim.submit("SELECT pg_sleep(600)") for victim in victims]
+    bystander = sessions.open(name)
+    bystander.run("SELECT 42")
+    pids = [victim.pid for victim in victims]
+
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.find("#filter").send_keys(name)
+    page.wait(lambda: len(page.shown_pids()) == 3, "the three sessions of the test")
+    assert not page.visible("#actions")
+    for pid in pids:
+        page.select(pid)
+    assert page.visible("#actions")
+    assert page.text("#selected-count") == "2 selected"
+    assert page.text("#live") == "Paused while rows are selected"
+
+    page.find("#terminate-selected").click()
+    page.wait(lambda: page.visible("#confirm"), "the confirmation")
+    assert page.text("#confirm-title") == "Terminate 2 backends?"
+    rows = page.all("#confirm-list tr")
+    assert sorted(int(tr.get_attribute("data-pid") or 0) for tr in rows) == sorted(pids)
+    assert all("SELECT pg_sleep(600)" in (tr.get_attribute("textContent") or "") for tr in rows)
+
+    page.find("#confirm-no").click()  # second thoughts: nothing happens
+    assert not page.visible("#confirm")
+    assert page.results() == {}
+    assert all(page.row(pid) is not None for pid in pids)
+
+    page.find("#terminate-selected").click()
+    page.wait(lambda: page.visible("#confirm"), "the confirmation again")
+    page.find("#confirm-yes").click()
+    page.wait(lambda: len(page.results()) == 2, "a result per pid")
+    assert page.results() == {pid: f"pid {pid}: terminated" for pid in pids}
+    page.wait(lambda: page.shown_pids() == [bystander.pid], "the victims to disappear")
+    assert page.text("#live") == "Live"
+    for result in results:
+        with pytest.raises(Exception, match="terminat"):
+            result.result(timeout=10)
+
+
+def test_cancel_stops_the_query_and_keeps_the_session(page: Page, sessions: Sessions) -> None:
+    name = unique("e2e-cancel")
+    sleeper = sessions.open(name)
+    done = sleeper.submit("SELECT pg_sleep(600)")
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.find("#filter").send_keys(name)
+    page.wait(lambda: page.cell(sleeper.pid, "state") == "active", "the sleeper")
+    page.select(sleeper.pid)
+    page.find("#cancel-selected").click()
+    page.wait(lambda: page.visible("#confirm"), "the confirmation")
+    assert page.text("#confirm-title") == "Cancel the running query of 1 backend?"
+    page.find("#confirm-yes").click()
+    page.wait(lambda: page.results(), "the result")
+    assert page.results() == {sleeper.pid: f"pid {sleeper.pid}: cancelled"}
+    with pytest.raises(Exception, match="cancel"):
+        done.result(timeout=10)
+    page.wait(lambda: page.cell(sleeper.pid, "state") == "idle", "the session, idle")
+
+
+def test_a_viewer_sees_activity_and_no_kill_button(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    table = f"e2e_view_{uuid.uuid4().hex[:8]}"
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int)")
+    holder = sessions.open(unique("e2e-holder"))
+    holder.run("BEGIN")
+    holder.run(f"LOCK TABLE {table}")
+    waiter = sessions.open(unique("e2e-waiter"))
+    waiter.submit(f"SELECT * FROM {table}")
+
+    page.logged_in("viewer", VIEWER_PASSWORD)
+    assert page.text("#who-role") == "viewer · read only"
+    page.wait_row(holder.pid, "the holder")
+    for tab in ("running", "waiting", "blocking"):
+        page.tab(tab)
+        page.wait_row(holder.pid if tab != "waiting" else waiter.pid, f"a row in {tab}")
+        assert page.all("#grid-body input.select") == []
+        assert page.all('#grid-body button[data-action="terminate"]') == []
+        assert page.all('#grid-head th[data-col="act"], #grid-head th[data-col="select"]') == []
+        assert not page.visible("#terminate-selected")
+        assert not page.visible("#cancel-selected")
+    page.screenshot("web-viewer-blocking")
+
+
+def test_full_query_on_demand_with_copy_to_clipboard(
+    page: Page, sessions: Sessions, driver: WebDriver
+) -> None:
+    name = unique("e2e-long")
+    query = "SELECT pg_sleep(600)\n  /* " + "a rather long comment that the table cuts " * 8 + "*/"
+    sleeper = sessions.open(name)
+    sleeper.submit(query)
+    driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": page.url.rstrip("/"), "permissions": ["clipboardReadWrite"]},
+    )
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.find("#filter").send_keys(name)
+    row = page.wait_row(sleeper.pid, "the long query")
+    row.find_element(By.CSS_SELECTOR, 'td[data-col="query"]').click()
+    page.wait(lambda: page.visible("#query-dialog"), "the query dialog")
+    shown = page.find("#query-text").get_attribute("textContent")
+    assert shown == query
+    assert page.text("#query-pid") == str(sleeper.pid)
+    assert page.text("#live") == "Paused while a dialog is open"
+    page.find("#copy-query").click()
+    page.wait(lambda: page.text("#copy-status") == "Copied.", "the copy")
+    copied = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "navigator.clipboard.readText().then(done, (e) => done('error: ' + e));"
+    )
+    assert copied == query
+    page.find("#query-close").click()
+    assert not page.visible("#query-dialog")
+
+
+def test_filters_and_sort_are_kept_across_reloads(page: Page, sessions: Sessions) -> None:
+    name = unique("e2e-filter")
+    active = sessions.open(name)
+    active.submit("SELECT pg_sleep(600)")
+    idle = sessions.open(name)
+    idle.run("SELECT 1")
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.find("#filter").send_keys(name)
+    page.wait(lambda: set(page.shown_pids()) == {active.pid, idle.pid}, "both sessions")
+    page.find('#states input[data-state="idle"]').click()
+    page.wait(lambda: page.shown_pids() == [active.pid], "the idle one hidden")
+    assert page.text("#shown").endswith("1 hidden by filters")
+    page.find('#grid-head th[data-col="pid"]').click()
+    assert page.find('#grid-head th[data-col="pid"]').get_attribute("aria-sort") == "ascending"
+
+    page.driver.refresh()
+    page.wait(lambda: page.shown_pids() == [active.pid], "the same rows after a reload")
+    assert page.find("#filter").get_attribute("value") == name
+    assert not page.find('#states input[data-state="idle"]').is_selected()
+    assert page.find('#states input[data-state="active"]').is_selected()
+    assert page.find('#grid-head th[data-col="pid"]').get_attribute("aria-sort") == "ascending"
+
+    page.find('#states input[data-state="idle"]').click()
+    page.wait(lambda: page.shown_pids() == sorted([active.pid, idle.pid]), "both, by pid")
+    page.find('#grid-head th[data-col="pid"]').click()
+    page.wait(lambda: page.shown_pids() == sorted([active.pid, idle.pid], reverse=True), "desc")
+
+
+def test_refresh_pauses_on_demand_and_under_the_pointer(page: Page, sessions: Sessions) -> None:
+    name = unique("e2e-pause")
+    first = sessions.open(name)
+    first.run("SELECT 1")
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.set_interval("1")
+    page.find("#filter").send_keys(name)
+    page.wait(lambda: page.shown_pids() == [first.pid], "the first session")
+
+    page.find("#pause").click()
+    assert page.text("#live") == "Paused"
+    assert page.text("#pause") == "Resume"
+    page.wait(lambda: page.find("#scroller").get_attribute("aria-busy") == "false", "no refresh")
+    paused_at = page.find("#updated").get_attribute("datetime")
+    later = sessions.open(name)
+    later.run("SELECT 1")
+    time.sleep(3)  # three refresh intervals: a page that did not pause would show it by now
+    assert page.shown_pids() == [first.pid]
+    assert page.find("#updated").get_attribute("datetime") == paused_at
+    page.find("#pause").click()
+    page.wait(lambda: set(page.shown_pids()) == {first.pid, later.pid}, "the later session")
+    assert page.text("#live") == "Live"
+
+    ActionChains(page.driver).move_to_element(page.find("#grid-body tr[data-pid]")).perform()
+    page.wait(lambda: page.text("#live") == "Paused while the pointer is over the table", "hover")
+    page.pointer_away()
+    page.wait(lambda: page.text("#live") == "Live", "live again")
+
+
+def test_every_backend_is_shown_with_virtual_scrolling(page: Page, sessions: Sessions) -> None:
+    name = unique("e2e-many")
+    many = [sessions.open(name) for _ in range(150)]
+    for session in many:
+        session.run("SELECT 1")
+    pids = sorted(session.pid for session in many)
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.find("#filter").send_keys(name)
+    page.find('#grid-head th[data-col="pid"]').click()
+    page.wait(lambda: page.text("#shown").startswith("150 of "), "all 150 counted")
+    rendered = page.shown_pids()
+    assert rendered == pids[: len(rendered)]
+    assert len(rendered) < 100  # only what is visible, and a margin, is in the DOM
+    page.script("document.getElementById('scroller').scrollTop = 1e9;")
+    page.wait(lambda: page.shown_pids()[-1:] == pids[-1:], "the last row after scrolling")
+    rendered = page.shown_pids()
+    assert rendered == pids[-len(rendered) :]
+
+
+def test_banners_when_postgresql_or_the_agent_is_unreachable(
+    driver: WebDriver, cluster: Cluster, tmp_path: Path
+) -> None:
+    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port())}  # no PostgreSQL listens there
+    with running_agent(cluster, tmp_path, env=nowhere) as agent:
+        page = Page(driver, f"{agent.url}/")
+        page.open_fresh()
+        page.login("admin", "not the password")
+        page.wait(lambda: page.text("#login-message"), "the refusal")
+        assert page.text("#login-message") == "Invalid username or password."
+        assert page.session() is None
+        page.find("#login-password").clear()
+        page.login("admin", ADMIN_PASSWORD)
+        page.wait(lambda: page.visible("#banner"), "the PostgreSQL banner")
+        assert page.text("#banner").startswith("PostgreSQL is unavailable: ")
+        page.screenshot("web-postgresql-down")
+        with httpx.Client(base_url=agent.url) as client:
+            assert client.get("/status").status_code == 200
+    # The agent is gone now.
+    page.wait(lambda: page.text("#banner").startswith("The agent cannot be reached"), "banner")
+    assert page.visible("#app")
