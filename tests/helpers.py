@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -108,9 +109,10 @@ class Agent:
     url: str
     workdir: Path
     log_path: Path
+    verify: ssl.SSLContext | bool = True
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify, **kwargs)
 
     def login(self, username: str = "admin", password: str | None = None) -> str:
         if password is None:
@@ -139,10 +141,12 @@ class Agent:
         return self.process.returncode
 
 
-def agent_config(cluster: Cluster, workdir: Path, port: int, extra: str = "") -> Path:
+def agent_config(
+    cluster: Cluster, workdir: Path, port: int, extra: str = "", address: str = "127.0.0.1"
+) -> Path:
     config = workdir / "pgwarden.toml"
     config.write_text(
-        f'[server]\naddress = "127.0.0.1"\nport = {port}\n\n'
+        f'[server]\naddress = "{address}"\nport = {port}\n\n'
         f'[postgresql]\nhost = "{cluster.socket_dir}"\nport = {cluster.port}\n'
         f'user = "{cluster.superuser}"\ndbname = "postgres"\nconnect_timeout = 3\n\n'
         f'[auth]\nusers_file = "users"\n\n[audit]\nfile = "audit.jsonl"\n\n{extra}'
@@ -156,13 +160,19 @@ def start_agent(
     extra_config: str = "",
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
+    https_ca: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Agent:
-    """Start `pgwarden serve` and wait until it answers /status."""
+    """Start `pgwarden serve` and wait until it answers /status (over HTTPS given https_ca).
+
+    A given config_path must name the host and port given here.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     if not (workdir / "users").exists():
         write_test_users(workdir / "users")
-    port = free_port()
-    config = config_path or agent_config(cluster, workdir, port, extra_config)
+    port = port or free_port()
+    config = config_path or agent_config(cluster, workdir, port, extra_config, host)
     log_path = workdir / "agent.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "pgwarden", "serve", "-c", str(config)],
@@ -170,13 +180,15 @@ def start_agent(
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
-    agent = Agent(process, f"http://127.0.0.1:{port}", workdir, log_path)
+    scheme = "https" if https_ca else "http"
+    verify = ssl.create_default_context(cafile=str(https_ca)) if https_ca else True
+    agent = Agent(process, f"{scheme}://{host}:{port}", workdir, log_path, verify)
 
     def answers() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"agent exited {process.returncode}: {agent.log()}")
         with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{agent.url}/status", timeout=1).status_code == 200
+            return httpx.get(f"{agent.url}/status", timeout=1, verify=verify).status_code == 200
         return False
 
     try:
@@ -189,9 +201,13 @@ def start_agent(
 
 @contextlib.contextmanager
 def running_agent(
-    cluster: Cluster, workdir: Path, extra_config: str = "", env: dict[str, str] | None = None
+    cluster: Cluster,
+    workdir: Path,
+    extra_config: str = "",
+    env: dict[str, str] | None = None,
+    https_ca: Path | None = None,
 ) -> Iterator[Agent]:
-    agent = start_agent(cluster, workdir, extra_config, env)
+    agent = start_agent(cluster, workdir, extra_config, env, https_ca=https_ca)
     try:
         yield agent
     finally:
