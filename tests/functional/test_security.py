@@ -137,45 +137,40 @@ def test_the_agent_listens_on_the_address_it_is_given(cluster: Cluster, tmp_path
 
 # ---------------------------------------------------------------- least privilege
 
-AGENT_ROLE = "pgwarden_agent"
+AGENT_ROLE = "pgwarden_agent"  # pg_monitor and pg_signal_backend, as docs/security.md advises
+READER_ROLE = "pgwarden_reader"  # pg_monitor only: a read-only agent
+ROLES = (AGENT_ROLE, READER_ROLE, "app_user")
 
 
 @pytest.fixture(scope="module")
-def least_privilege(cluster: Cluster) -> Iterator[str]:
-    """The role docs/security.md recommends: pg_monitor to see, pg_signal_backend to act."""
+def least_privilege(cluster: Cluster) -> Iterator[None]:
     with cluster.connect() as conn:
-        conn.execute(f"DROP ROLE IF EXISTS {AGENT_ROLE}")
+        for role in ROLES:
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
         conn.execute(f"CREATE ROLE {AGENT_ROLE} LOGIN IN ROLE pg_monitor, pg_signal_backend")
-        conn.execute("DROP ROLE IF EXISTS app_user")
+        conn.execute(f"CREATE ROLE {READER_ROLE} LOGIN IN ROLE pg_monitor")
         conn.execute("CREATE ROLE app_user LOGIN")
-    yield AGENT_ROLE
+    yield
     with cluster.connect() as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE usename IN ('app_user', %s)",
-            [AGENT_ROLE],
-        )
-    with cluster.connect() as conn:
+        sessions_of_roles = "FROM pg_stat_activity WHERE usename = ANY(%s)"
+        conn.execute(f"SELECT pg_terminate_backend(pid) {sessions_of_roles}", [list(ROLES)])
         wait_until(
-            lambda: (
-                not conn.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE usename IN ('app_user', %s)", [AGENT_ROLE]
-                ).fetchall()
-            ),
+            lambda: not conn.execute(f"SELECT 1 {sessions_of_roles}", [list(ROLES)]).fetchall(),
             what="the roles' sessions to end",
         )
-        conn.execute(f"DROP ROLE {AGENT_ROLE}")
-        conn.execute("DROP ROLE app_user")
+        for role in ROLES:
+            conn.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.usefixtures("least_privilege")
 def test_a_least_privilege_role_sees_everything_and_kills_only_non_superusers(
-    cluster: Cluster, sessions: Sessions, tmp_path: Path, least_privilege: str
+    cluster: Cluster, sessions: Sessions, tmp_path: Path
 ) -> None:
     superuser = sessions.open("superuser-session")
     superuser.submit("SELECT 'secret to nobody but pg_read_all_stats', pg_sleep(60)")
     app = sessions.open("app-session", user="app_user")
     app.submit("SELECT pg_sleep(60)")
-    env = {"PGWARDEN_POSTGRESQL_USER": least_privilege}
+    env = {"PGWARDEN_POSTGRESQL_USER": AGENT_ROLE}
     with running_agent(cluster, tmp_path, env=env) as agent, agent.session_client() as client:
         row = poll_row(client, superuser.pid, until=lambda r: r["state"] == "active")
         assert row["query"] == "SELECT 'secret to nobody but pg_read_all_stats', pg_sleep(60)"
@@ -187,6 +182,24 @@ def test_a_least_privilege_role_sees_everything_and_kills_only_non_superusers(
         assert refused["reason"].startswith("permission denied: ")
         assert "superuser" in refused["reason"]
         assert poll_row(client, superuser.pid)["state"] == "active"
+
+
+@pytest.mark.usefixtures("least_privilege")
+def test_a_read_only_role_sees_everything_and_its_kills_are_refused_with_the_reason(
+    cluster: Cluster, sessions: Sessions, tmp_path: Path
+) -> None:
+    app = sessions.open("app-session", user="app_user")
+    app.submit("SELECT pg_sleep(60)")
+    env = {"PGWARDEN_POSTGRESQL_USER": READER_ROLE}
+    with running_agent(cluster, tmp_path, env=env) as agent, agent.session_client() as client:
+        row = poll_row(client, app.pid, until=lambda r: r["state"] == "active")
+        assert row["query"] == "SELECT pg_sleep(60)"
+        for path in ("/activity/kill", "/activity/cancel"):
+            response = client.post(path, json={"pids": [app.pid]})
+            assert response.status_code == 200
+            (outcome,) = response.json()["backends"]
+            assert outcome["reason"].startswith("permission denied: "), outcome
+        assert poll_row(client, app.pid)["state"] == "active"
 
 
 def test_the_postgresql_password_never_reaches_an_answer_or_the_log(
