@@ -128,10 +128,12 @@ class Link:
                 return await cursor.fetchall() if cursor.description else []
         except psycopg.errors.InsufficientPrivilege as exc:
             raise PermissionDenied(describe(exc)) from exc
-        except (psycopg.Error, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError) or conn.broken:
-                await self._drop()
+        except TimeoutError as exc:
+            await self._drop()  # a silent network: retrying would only double the wait
+            raise DatabaseUnavailable(describe(exc)) from exc
+        except psycopg.Error as exc:
             if conn.broken:
+                await self._drop()
                 raise LinkLost(describe(exc)) from exc
             raise DatabaseUnavailable(describe(exc)) from exc
 
