@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -110,9 +111,10 @@ class Agent:
     url: str
     workdir: Path
     log_path: Path
+    verify: ssl.SSLContext | bool = True
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify, **kwargs)
 
     def login(self, username: str = "admin", password: str | None = None) -> str:
         if password is None:
@@ -151,10 +153,12 @@ def _toml(sections: dict[str, dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def agent_config(cluster: Cluster, workdir: Path, port: int, extra: str = "") -> Path:
+def agent_config(
+    cluster: Cluster, workdir: Path, port: int, extra: str = "", address: str = "127.0.0.1"
+) -> Path:
     """The test configuration; `extra` (TOML) adds keys or overrides these."""
     sections: dict[str, dict[str, Any]] = {
-        "server": {"address": "127.0.0.1", "port": port},
+        "server": {"address": address, "port": port},
         "postgresql": {
             "host": str(cluster.socket_dir),
             "port": cluster.port,
@@ -178,13 +182,19 @@ def start_agent(
     extra_config: str = "",
     env: dict[str, str] | None = None,
     config_path: Path | None = None,
+    https_ca: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> Agent:
-    """Start `pgwarden serve` and wait until it answers /status."""
+    """Start `pgwarden serve` and wait until it answers /status (over HTTPS given https_ca).
+
+    A given config_path must name the host and port given here.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     if not (workdir / "users").exists():
         write_test_users(workdir / "users")
-    port = free_port()
-    config = config_path or agent_config(cluster, workdir, port, extra_config)
+    port = port or free_port()
+    config = config_path or agent_config(cluster, workdir, port, extra_config, host)
     log_path = workdir / "agent.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "pgwarden", "serve", "-c", str(config)],
@@ -192,13 +202,15 @@ def start_agent(
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
-    agent = Agent(process, f"http://127.0.0.1:{port}", workdir, log_path)
+    scheme = "https" if https_ca else "http"
+    verify = ssl.create_default_context(cafile=str(https_ca)) if https_ca else True
+    agent = Agent(process, f"{scheme}://{host}:{port}", workdir, log_path, verify)
 
     def answers() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"agent exited {process.returncode}: {agent.log()}")
         with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{agent.url}/status", timeout=1).status_code == 200
+            return httpx.get(f"{agent.url}/status", timeout=1, verify=verify).status_code == 200
         return False
 
     try:
@@ -211,9 +223,13 @@ def start_agent(
 
 @contextlib.contextmanager
 def running_agent(
-    cluster: Cluster, workdir: Path, extra_config: str = "", env: dict[str, str] | None = None
+    cluster: Cluster,
+    workdir: Path,
+    extra_config: str = "",
+    env: dict[str, str] | None = None,
+    https_ca: Path | None = None,
 ) -> Iterator[Agent]:
-    agent = start_agent(cluster, workdir, extra_config, env)
+    agent = start_agent(cluster, workdir, extra_config, env, https_ca=https_ca)
     try:
         yield agent
     finally:

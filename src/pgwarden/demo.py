@@ -16,8 +16,9 @@ import psycopg
 
 from pgwarden.auth.users import Role, User, hash_password, write_users
 from pgwarden.cluster import Cluster, create_cluster, free_port
-from pgwarden.config import load_config
+from pgwarden.config import Config, load_config
 from pgwarden.server import serve
+from pgwarden.tls import fingerprint, write_self_signed
 
 DEMO_PORT = 2345
 
@@ -82,40 +83,19 @@ def run_demo(tls: bool = False) -> int:
         write_users(
             workdir / "users", {"admin": User("admin", Role.ADMIN, hash_password(password))}
         )
-        port = _port()
+        https = ""
+        if tls:
+            cert, key = write_self_signed(workdir)
+            https = f'tls_cert = "{cert.name}"\ntls_key = "{key.name}"\n'
         (workdir / "pgwarden.toml").write_text(
-            f'[server]\naddress = "127.0.0.1"\nport = {port}\n\n'
+            f'[server]\naddress = "127.0.0.1"\nport = {_port()}\n{https}\n'
             f'[postgresql]\nhost = "{cluster.socket_dir}"\nport = {cluster.port}\n'
             f'user = "{cluster.superuser}"\ndbname = "postgres"\n\n'
             f'[auth]\nusers_file = "users"\n\n[audit]\nfile = "audit.jsonl"\n'
         )
-        config = load_config(workdir / "pgwarden.toml")
+        config = load_config(workdir / "pgwarden.toml")  # PGWARDEN_SERVER_PORT may move it
         activity.start()
-        url = f"http://127.0.0.1:{port}"
-        print(
-            f"""
-pgwarden demo is running.
-
-  web page:  {url}/
-  API docs:  {url}/docs
-  login:     admin / {password}
-  cluster:   PostgreSQL on 127.0.0.1:{cluster.port} (socket folder {cluster.socket_dir})
-  config:    {workdir / "pgwarden.toml"}
-
-Try it:
-  TOKEN=$(curl -s -X POST {url}/login -H 'Content-Type: application/json' \\
-          -d '{{"username": "admin", "password": "{password}"}}' \\
-          | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"])')
-  curl -s {url}/activity -H "X-Session: $TOKEN"
-  curl -s {url}/activity/waiting -H "X-Session: $TOKEN"
-  curl -s {url}/activity/blocking -H "X-Session: $TOKEN"
-  curl -s -X POST {url}/activity/kill -H "X-Session: $TOKEN" \\
-          -H 'Content-Type: application/json' -d '{{"pids": [<a pid from above>]}}'
-
-Ctrl-C stops the agent and the cluster.
-""",
-            flush=True,
-        )
+        print(_banner(config, password, cluster), flush=True)
         serve(config)
     finally:
         activity.stop()
@@ -123,3 +103,37 @@ Ctrl-C stops the agent and the cluster.
         cluster.remove()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _banner(config: Config, password: str, cluster: Cluster) -> str:
+    cert = config.server.tls_cert
+    url = f"{'https' if cert else 'http'}://127.0.0.1:{config.server.port}"
+    curl = f"curl -s --cacert {cert}" if cert else "curl -s"  # the certificate is its own CA
+    where = f"PostgreSQL on 127.0.0.1:{cluster.port} (socket folder {cluster.socket_dir})"
+    certificate = (
+        f"  TLS:       self-signed certificate {cert}\n             SHA-256 {fingerprint(cert)}\n"
+        if cert
+        else ""
+    )
+    return f"""
+pgwarden demo is running.
+
+  web page:  {url}/
+  API docs:  {url}/docs
+  login:     admin / {password}
+{certificate}  cluster:   {where}
+  config:    {config.source}
+
+Try it:
+  CURL="{curl}"
+  TOKEN=$($CURL -X POST {url}/login -H 'Content-Type: application/json' \\
+          -d '{{"username": "admin", "password": "{password}"}}' \\
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"])')
+  $CURL {url}/activity -H "X-Session: $TOKEN"
+  $CURL {url}/activity/waiting -H "X-Session: $TOKEN"
+  $CURL {url}/activity/blocking -H "X-Session: $TOKEN"
+  $CURL -X POST {url}/activity/kill -H "X-Session: $TOKEN" \\
+          -H 'Content-Type: application/json' -d '{{"pids": [<a pid from above>]}}'
+
+Ctrl-C stops the agent and the cluster.
+"""

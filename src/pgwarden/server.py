@@ -2,26 +2,116 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import logging
 import signal
+import ssl
+from collections.abc import Callable
 from types import FrameType
 
+import orjson
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pgwarden.config import Config
+from pgwarden import tls
+from pgwarden.config import Config, ConfigError
 from pgwarden.http.app import create_app
+from pgwarden.http.middleware import SERVER
 
-# In-flight requests get this long after SIGTERM before the server closes them.
-GRACEFUL_SHUTDOWN_SECONDS = 4
+log = logging.getLogger(__name__)
+
+# In-flight requests get this long after SIGTERM; with the rest of the shutdown, under 5 s.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+class AnswerWhenCut:
+    """A request still running when the graceful shutdown ends is cancelled by uvicorn: its
+    client gets a JSON 503 rather than uvicorn's bare 500 and a traceback in the log.
+    """
+
+    BODY = orjson.dumps({"error": "The agent is shutting down."})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            log.warning("%s %s cut short by the shutdown", scope["method"], scope["path"])
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(self.BODY)).encode()),
+                        (b"server", SERVER.encode()),
+                        (b"access-control-allow-origin", b"*"),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": self.BODY})
+            # Not re-raised: the cancellation was only meant to end this request, and it has.
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    """The HTTPS context when tls_cert and tls_key are set; ConfigError if they do not load."""
+    server = config.server
+    if server.tls_cert is None or server.tls_key is None:
+        return None
+    try:
+        return tls.server_context(server.tls_cert, server.tls_key)
+    except tls.TlsError as exc:
+        where = config.source or "(no configuration file)"
+        raise ConfigError(f"{where}: [server] tls_cert: {exc}") from None
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+ContextFactory = Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
+
+
+def _always(context: ssl.SSLContext) -> ContextFactory:
+    """uvicorn's own context accepts whatever OpenSSL's defaults accept: ours replaces it."""
+    return lambda _config, _default: context
 
 
 def uvicorn_config(config: Config) -> uvicorn.Config:
     server = config.server
+    context = tls_context(config)
+    if context is None and not is_loopback(server.address):
+        log.warning(
+            "serving plain HTTP on %s: passwords and session tokens cross the network "
+            "in clear; set [server] tls_cert and tls_key",
+            server.address,
+        )
     return uvicorn.Config(
-        create_app(config),
+        AnswerWhenCut(create_app(config)),
         host=server.address,
         port=server.port,
-        ssl_certfile=str(server.tls_cert) if server.tls_cert else None,
-        ssl_keyfile=str(server.tls_key) if server.tls_key else None,
+        ssl_context_factory=_always(context) if context else None,
         server_header=False,  # ours comes from the middleware, as the seed shows it
         access_log=server.access_log,
         log_config=None,

@@ -34,6 +34,10 @@ class PermissionDenied(DatabaseUnavailable):
     """PostgreSQL refused the agent's role something: the agent lacks a privilege."""
 
 
+class LinkLost(DatabaseUnavailable):
+    """The connection broke: PostgreSQL restarted, or someone terminated the agent's backend."""
+
+
 def conninfo(config: PostgresConfig, dbname: str | None = None) -> str:
     """A libpq connection string; an empty password is left to PGPASSWORD or ~/.pgpass."""
     timeouts = (
@@ -100,17 +104,38 @@ class Link:
     ) -> list[TupleRow]:
         """Run one statement in autocommit; every failure becomes DatabaseUnavailable."""
         async with self._lock:
-            conn = await self._connection()
+            reused = self._conn is not None and not self._conn.closed
             try:
-                async with asyncio.timeout(self._deadline):
-                    cursor = await conn.execute(query, params, prepare=prepare)
-                    return await cursor.fetchall() if cursor.description else []
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise PermissionDenied(describe(exc)) from exc
-            except (psycopg.Error, TimeoutError) as exc:
-                if isinstance(exc, TimeoutError) or conn.broken:
-                    await self._drop()
-                raise DatabaseUnavailable(describe(exc)) from exc
+                return await self._execute(query, params, prepare)
+            except LinkLost:
+                if not reused:
+                    raise
+            # A link lost while idle fails on its first use: reconnect at once, rather than
+            # answer 503 to whoever asks first after a restart.
+            log.info("%s link lost; reconnecting", self._name)
+            return await self._execute(query, params, prepare)
+
+    async def _execute(
+        self,
+        query: str | pgsql.Composed,
+        params: Sequence[Any] | dict[str, Any] | None,
+        prepare: bool | None,
+    ) -> list[TupleRow]:
+        conn = await self._connection()
+        try:
+            async with asyncio.timeout(self._deadline):
+                cursor = await conn.execute(query, params, prepare=prepare)
+                return await cursor.fetchall() if cursor.description else []
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise PermissionDenied(describe(exc)) from exc
+        except TimeoutError as exc:
+            await self._drop()  # a silent network: retrying would only double the wait
+            raise DatabaseUnavailable(describe(exc)) from exc
+        except psycopg.Error as exc:
+            if conn.broken:
+                await self._drop()
+                raise LinkLost(describe(exc)) from exc
+            raise DatabaseUnavailable(describe(exc)) from exc
 
     @property
     def server_version(self) -> int | None:
