@@ -94,14 +94,15 @@ def _prepared_holders(wait: LockWait, prepared: Sequence[Backend]) -> list[Backe
 
 def blockers(backends: Sequence[Backend], waits: Sequence[LockWait]) -> list[Blocker]:
     """Each backend (or prepared transaction) that holds up at least one waiter, once, in order
-    of first appearance."""
+    of first appearance; its waiters longest waiting first."""
     by_pid = {b.pid: b for b in backends if b.pid != 0}
     prepared = [b for b in backends if b.pid == 0]
     workers: dict[int, list[Backend]] = {}
     for backend in backends:
         if backend.leader_pid is not None and backend.leader_pid != backend.pid:
             workers.setdefault(backend.leader_pid, []).append(backend)
-    waiting_pids = {w.backend.pid for w in waits}
+    # A parallel leader waits when one of its workers does.
+    waiting_pids = {w.backend.pid for w in waits} | {w.backend.leader_pid for w in waits}
     # Keyed by identity: several prepared transactions all have pid 0.
     blocked: dict[int, tuple[Backend, list[LockWait]]] = {}
     for wait in waits:
@@ -114,8 +115,9 @@ def blockers(backends: Sequence[Backend], waits: Sequence[LockWait]) -> list[Blo
             for holder in holders:
                 blocked.setdefault(id(holder), (holder, []))[1].append(wait)
     result = []
-    for holder, its_waiters in blocked.values():
-        longest = max(its_waiters, key=_wait_seconds)
+    for holder, waits_on_holder in blocked.values():
+        its_waiters = sorted(waits_on_holder, key=_wait_seconds, reverse=True)
+        longest = its_waiters[0]
         # pg_blocking_pids() names a parallel leader for a lock its worker holds.
         group = [holder, *workers.get(holder.pid, ())] if holder.pid else [holder]
         lock = _blocking_lock(longest, group)

@@ -32,7 +32,7 @@ def test_a_blocker_is_listed_once_with_the_lock_of_its_longest_waiter() -> None:
     long = backend(3, blocked_by=[1], locks=(lock(other, "ExclusiveLock", False, wait=50),))
     result = blockers([holder, short, long], lock_waits([holder, short, long]))
     assert len(result) == 1
-    assert result[0].blocked_pids == (2, 3)
+    assert result[0].blocked_pids == (3, 2)  # longest waiting first
     assert result[0].lock is not None and result[0].lock.target == other
 
 
