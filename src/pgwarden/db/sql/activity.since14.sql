@@ -55,9 +55,10 @@ related AS (
                'locktype', lt.locktype,
                'mode', lt.mode,
                'granted', lt.granted,
-               'database', lt.database,
+               -- an oid would turn into a JSON string
+               'database', lt.database::int8,
                'database_name', db.datname,
-               'relation', lt.relation,
+               'relation', lt.relation::int8,
                'local', lt.database IN (0, here.oid),
                'relation_name', CASE WHEN lt.database IN (0, here.oid)
                                      THEN (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
