@@ -107,7 +107,10 @@ class Link:
                     cursor = await conn.execute(query, params, prepare=prepare)
                     return await cursor.fetchall() if cursor.description else []
             except psycopg.errors.InsufficientPrivilege as exc:
-                raise PermissionDenied(describe(exc)) from exc
+                # PostgreSQL 16+ says which privilege is missing only in the detail.
+                detail = exc.diag.message_detail
+                message = f"{describe(exc)} ({detail})" if detail else describe(exc)
+                raise PermissionDenied(message) from exc
             except (psycopg.Error, TimeoutError) as exc:
                 if isinstance(exc, TimeoutError) or conn.broken:
                     await self._drop()
