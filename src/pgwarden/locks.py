@@ -64,15 +64,24 @@ def _wait_seconds(wait: LockWait) -> float:
     return wait.backend.duration
 
 
+def _strength(mode: str) -> int:
+    return MODES.index(mode) + 1 if mode in MODES else 0
+
+
 def _blocking_lock(wait: LockWait, candidates: Sequence[Backend]) -> LockInfo | None:
-    """The lock these backends have on what `wait` waits for: conflicting first, held first."""
+    """The lock these backends have on what `wait` waits for: a conflicting one first, then
+    held before queued, then the strongest."""
     wanted = wait.lock
     if wanted is None:
         return None
     on_target = [lock for b in candidates for lock in b.locks if lock.target == wanted.target]
     return min(
         on_target,
-        key=lambda lock: (not conflicts(lock.mode, wanted.mode), not lock.granted),
+        key=lambda lock: (
+            not conflicts(lock.mode, wanted.mode),
+            not lock.granted,
+            -_strength(lock.mode),
+        ),
         default=None,
     )
 

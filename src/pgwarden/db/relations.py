@@ -123,9 +123,13 @@ class RelationNames:
         while self._open:
             oldest = min(entry.last_used for entry in self._open.values())
             await asyncio.sleep(max(0.0, oldest + self._idle - self._clock()))
-            for database, entry in list(self._open.items()):
-                if self._clock() - entry.last_used >= self._idle:
-                    await self._close(database)
+            await self.close_expired()
+
+    async def close_expired(self) -> None:
+        """Close the links unused for idle_seconds."""
+        for database, entry in list(self._open.items()):
+            if self._clock() - entry.last_used >= self._idle:
+                await self._close(database)
 
     async def _close(self, database: str) -> None:
         entry = self._open.pop(database, None)
