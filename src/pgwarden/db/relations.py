@@ -76,7 +76,7 @@ class RelationNames:
             *(self._lookup(database, wanted[database], query) for database in now_served)
         )
         names: dict[tuple[str, int], str] = {}
-        failures = {database: f"names of more than {self._max} databases" for database in too_many}
+        failures = {d: f"locks in more than {self._max} other databases at once" for d in too_many}
         for database, result in zip(now_served, found, strict=True):
             if isinstance(result, str):
                 failures[database] = result
