@@ -158,3 +158,24 @@ def test_a_database_that_cannot_be_entered_is_retried_only_after_a_while(
         f"relation 16400 in database {missing} "
         "(not in its catalog: created by a transaction still open, or dropped since)"
     )
+
+
+def test_past_the_bound_a_database_waits_for_a_later_snapshot(
+    cluster: Cluster, table_oids: dict[str, int]
+) -> None:
+    backends = tuple(waiter_on(d, table_oids[d]) for d in DATABASES)
+
+    async def scenario() -> list[str]:
+        names = RelationNames(config(cluster), max_databases=1)
+        try:
+            named = await names.name_locks(backends, cluster.version())
+            return [relation_text(b.locks[0]) for b in named]
+        finally:
+            await names.close()
+
+    second_oid = table_oids[DATABASES[1]]
+    assert run(scenario()) == [
+        "public.named",
+        f"relation {second_oid} in database {DATABASES[1]} "
+        "(not resolvable: locks in more than 1 other databases at once)",
+    ]
