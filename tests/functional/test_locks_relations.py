@@ -160,7 +160,7 @@ def test_a_database_that_cannot_be_entered_is_retried_only_after_a_while(
     )
 
 
-def test_past_the_bound_a_database_waits_for_a_later_snapshot(
+def test_past_the_bound_the_other_databases_are_said_so(
     cluster: Cluster, table_oids: dict[str, int]
 ) -> None:
     backends = tuple(waiter_on(d, table_oids[d]) for d in DATABASES)
