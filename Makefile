@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check system-deps clean
+# The lock tests run again on these PostgreSQL majors (the oldest and newest supported; the
+# main run uses the system's), with server builds fetched by scripts/pg-versions.
+PG_VERSIONS ?= 12 18
+ALL_PG_VERSIONS := 12 13 14 15 16 17 18
+LOCK_TESTS := tests/functional/test_locks_*.py
+
+.PHONY: demo test test-locks test-versions lint typecheck check system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +29,18 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"
+
+# make test-locks VERSIONS="13 16": the lock tests on each of those majors
+test-locks: $(STAMP)
+	@for v in $(VERSIONS); do \
+	    bindir=$$($(BIN)/python scripts/pg-versions --bindir $$v) || exit 1; \
+	    echo "== lock tests on PostgreSQL $$v ($$bindir)"; \
+	    PGWARDEN_PGBIN=$$bindir $(BIN)/pytest -q $(LOCK_TESTS) || exit 1; \
+	done
+
+test-versions: $(STAMP)
+	@$(MAKE) --no-print-directory test-locks VERSIONS="$(ALL_PG_VERSIONS)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,4 +50,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .pgversions

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,14 +13,23 @@ from pgwarden.cluster import Cluster, ClusterError, create_cluster
 from tests.helpers import Agent, Sessions, start_agent
 
 _cluster: Cluster | None = None
+_major = 0
+_COMPARISONS: dict[str, Callable[[int, int], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    global _cluster
+    global _cluster, _major
     try:
         _cluster = create_cluster(prefix="pgwarden-test-", settings={"max_connections": "500"})
         with _cluster.connect() as conn:  # warm-up: one clear failure, not hundreds
             conn.execute("SELECT 1")
+            _major = conn.info.server_version // 10000
     except (ClusterError, psycopg.Error) as exc:
         if _cluster is not None:
             _cluster.stop()
@@ -37,6 +47,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     if _cluster is None:
         return "PostgreSQL: not started"
     return f"PostgreSQL {_cluster.version()} from {_cluster.bindir}, port {_cluster.port}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.pg(">= 14")`: run only on a server of a matching major version."""
+    for marker in item.iter_markers("pg"):
+        comparison, _, version = str(marker.args[0]).partition(" ")
+        if not _COMPARISONS[comparison](_major, int(version)):
+            pytest.skip(f"needs PostgreSQL {marker.args[0]}, the test server is {_major}")
 
 
 @pytest.fixture(scope="session")

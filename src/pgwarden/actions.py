@@ -77,6 +77,8 @@ class Actions:
             return "not a backend of this cluster"
         if pid in self._db.own_pids:
             return "the agent's own connection"
+        if target.backend_type is None:
+            return "hidden from the agent's role (it needs pg_monitor)"
         if target.backend_type != "client backend":
             return f"not a client backend ({target.backend_type})"
         if target.user in self._guards.protected_roles:

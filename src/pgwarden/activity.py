@@ -127,15 +127,6 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
     }
 
 
-def _relation(lock: LockInfo | None) -> str:
-    """The seed shows " " for a lock that is not on a relation."""
-    if lock is None or lock.relation is None:
-        return " "
-    if lock.relation_name:
-        return lock.relation_name
-    return f"relation {lock.relation} of database {lock.database}"
-
-
 def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> Row:
     """The seed's /activity/waiting and /activity/blocking row, before the extras."""
     return {
@@ -143,7 +134,7 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "database": backend.database,
         "user": backend.user,
         **_process_columns(figures),
-        "relation": _relation(lock),
+        "relation": locks.relation_text(lock),
         "type": lock.locktype if lock else None,
         "mode": lock.mode if lock else None,
         "state": backend.state,
@@ -151,6 +142,8 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "query": backend.query,
         "application_name": backend.application_name,
         "backend_type": backend.backend_type,
+        # a parallel worker is shown with its leader: the pid to act on
+        "leader_pid": backend.leader_pid if backend.leader_pid != backend.pid else None,
     }
 
 

@@ -34,7 +34,12 @@ def decode_query(raw: bytes | None, pg_encoding: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
-    """One pg_locks entry on an object some backend waits for."""
+    """One pg_locks entry on an object some backend waits for.
+
+    `relation_name` is the schema-qualified name when it could be read; `local` says whether
+    the agent's own database could read it (the relation is in that database, or shared);
+    `relation_note` says why a relation has no name.
+    """
 
     target: str
     locktype: str
@@ -44,6 +49,9 @@ class LockInfo:
     relation: int | None
     relation_name: str | None
     wait_duration: float | None
+    database_name: str | None = None
+    local: bool = True
+    relation_note: str | None = None
 
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> LockInfo:
@@ -56,6 +64,8 @@ class LockInfo:
             relation=item["relation"],
             relation_name=item["relation_name"],
             wait_duration=item["wait_duration"],
+            database_name=item["database_name"],
+            local=item["local"],
         )
 
 
@@ -104,7 +114,8 @@ class Backend:
             leader_pid=leader_pid,
             query_id=query_id,
             xmin_age=xmin_age,
-            blocked_by=tuple(blocked_by) if blocked_by is not None else None,
+            # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
+            blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
             locks=tuple(LockInfo.from_json(item) for item in locks or ()),
         )
 

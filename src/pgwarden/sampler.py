@@ -95,6 +95,7 @@ class Sampler:
             readings = await early if early is not None else {}
         own = self._db.own_pids
         backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
+        backends = await self._db.name_relations(backends)
         missing = [b.pid for b in backends if b.pid and b.pid not in readings]
         if missing:
             readings.update(await asyncio.to_thread(proc.read_processes, missing))

@@ -9,6 +9,7 @@ from pgwarden.audit import AuditLog
 from pgwarden.auth.login import Authenticator
 from pgwarden.config import Config
 from pgwarden.db.database import Database
+from pgwarden.db.privileges import warn_missing_privileges
 from pgwarden.sampler import Sampler
 
 
@@ -33,6 +34,7 @@ class Services:
 
     async def start(self) -> None:
         await self.sampler.prime()
+        await warn_missing_privileges(self.db)
 
     async def close(self) -> None:
         await self.sampler.close()

@@ -43,5 +43,7 @@ def lock(
     wait: float | None = None,
     relation: int | None = 16384,
     name: str | None = "public.t",
+    local: bool = True,
+    database_name: str | None = "app",
 ) -> LockInfo:
-    return LockInfo(target, locktype, mode, granted, 5, relation, name, wait)
+    return LockInfo(target, locktype, mode, granted, 5, relation, name, wait, database_name, local)

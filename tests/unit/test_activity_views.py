@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -111,10 +112,15 @@ def test_waiting_and_blocking_rows() -> None:
 
 
 def test_relation_in_another_database_is_explained() -> None:
-    holder = backend(1, locks=(lock(T, "ExclusiveLock", True, name=None),))
-    waiter = backend(2, blocked_by=[1], locks=(lock(T, "ShareLock", False, name=None),))
-    row = view(snapshot(holder, waiter), View.WAITING)["rows"][0]  # type: ignore[index]
-    assert row["relation"] == "relation 16384 of database 5"
+    held = lock(T, "ExclusiveLock", True, name=None, local=False)
+    wanted = replace(lock(T, "ShareLock", False, name=None, local=False), relation_note="why")
+    holder = backend(1, locks=(held,))
+    waiter = backend(2, blocked_by=[1], locks=(wanted,))
+    snap = snapshot(holder, waiter)
+    waiting = view(snap, View.WAITING)["rows"][0]  # type: ignore[index]
+    assert waiting["relation"] == "relation 16384 in database app (why)"
+    blocking = view(snap, View.BLOCKING)["rows"][0]  # type: ignore[index]
+    assert blocking["relation"] == "relation 16384 in database app (not resolved)"
 
 
 def test_rendered_bodies_are_shared_per_query() -> None:

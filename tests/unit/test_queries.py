@@ -21,3 +21,12 @@ def test_unknown_query_or_too_old_server() -> None:
         queries.load("nonexistent", 150000)
     with pytest.raises(LookupError):
         queries.load("activity", 90600)
+
+
+def test_the_activity_query_has_a_variant_for_each_supported_version() -> None:
+    # leader_pid came with 13, query_id and pg_locks.waitstart with 14.
+    for major in range(12, 19):
+        text = queries.load("activity", major * 10000)
+        assert ("a.leader_pid" in text) == (major >= 13), major
+        assert ("a.query_id" in text) == (major >= 14), major
+        assert ("l.waitstart" in text) == (major >= 14), major

@@ -20,6 +20,7 @@ from psycopg.rows import TupleRow
 
 from pgwarden.config import PostgresConfig
 from pgwarden.db import queries
+from pgwarden.models import Backend
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,10 @@ class Link:
                 cursor = await conn.execute(query, params, prepare=prepare)
                 return await cursor.fetchall() if cursor.description else []
         except psycopg.errors.InsufficientPrivilege as exc:
-            raise PermissionDenied(describe(exc)) from exc
+            # PostgreSQL 16+ says which privilege is missing only in the detail.
+            detail = exc.diag.message_detail
+            message = f"{describe(exc)} ({detail})" if detail else describe(exc)
+            raise PermissionDenied(message) from exc
         except TimeoutError as exc:
             await self._drop()  # a silent network: retrying would only double the wait
             raise DatabaseUnavailable(describe(exc)) from exc
@@ -155,14 +159,25 @@ class Database:
     """The agent's links to its cluster, and the SQL files for the server's version."""
 
     def __init__(self, config: PostgresConfig) -> None:
+        # Imported here: relations builds its links on Link, defined above.
+        from pgwarden.db.relations import RelationNames
+
         self.config = config
         self.monitor = Link(config, "monitor")
         self.control = Link(config, "control")
+        self.relations = RelationNames(config)
 
     @property
     def own_pids(self) -> frozenset[int]:
         """Backends of the agent itself: never listed, never killed."""
-        return frozenset(pid for pid in (self.monitor.backend_pid, self.control.backend_pid) if pid)
+        links = frozenset(
+            pid for pid in (self.monitor.backend_pid, self.control.backend_pid) if pid
+        )
+        return links | self.relations.backend_pids
+
+    async def name_relations(self, backends: tuple[Backend, ...]) -> tuple[Backend, ...]:
+        """Name the locked relations of other databases, each read in its own database."""
+        return await self.relations.name_locks(backends, self.monitor.server_version or 0)
 
     async def query(self, link: Link, name: str, params: Any = None) -> list[TupleRow]:
         """Run the SQL file `name` for this server's version on `link`."""
@@ -175,3 +190,4 @@ class Database:
     async def close(self) -> None:
         await self.monitor.close()
         await self.control.close()
+        await self.relations.close()

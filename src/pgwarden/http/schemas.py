@@ -68,7 +68,10 @@ class LockRow(BaseModel):
     read_s: str | None
     write_s: str | None
     iow: Literal["Y", "N"]
-    relation: str = Field(description='schema-qualified table, " " when not a relation lock')
+    relation: str = Field(
+        description='schema-qualified table, " " when not a relation lock; when it has no name, '
+        "which relation of which database, and why"
+    )
     type: str | None = Field(examples=["transactionid"])
     mode: str | None = Field(examples=["ShareLock"])
     state: str | None
@@ -76,7 +79,8 @@ class LockRow(BaseModel):
     query: str | None
     application_name: str | None
     backend_type: str | None
-    blocked_by: list[int]
+    leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
+    blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
     wait_duration: float | None
 
 
