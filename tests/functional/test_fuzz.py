@@ -93,7 +93,7 @@ NOT_ALLOWED = {"error": "Method not allowed."}
         ("GET", "/activity/blocking", {"limit": "-" + "9" * 30}, 406, MALFORMED_LIMIT),
         ("GET", "/activity", {"state": "\x00", "user": "é" * 1000}, 200, None),
         ("GET", "/activity", [("state", "idle")] * 2000, 200, None),
-        ("GET", "//activity", {}, 404, NOT_FOUND),
+        ("GET", "/activity//waiting", {}, 404, NOT_FOUND),
         ("GET", "/" + "a" * 20_000, {}, 404, NOT_FOUND),
         ("GET", "/activity/%00", {}, 404, NOT_FOUND),
         ("TRACE", "/activity", {}, 405, NOT_ALLOWED),

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from starlette.responses import Response
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from pgwarden import __version__
@@ -34,9 +34,9 @@ def page() -> bytes:
     return html.replace("{{version}}", __version__).encode()
 
 
-@router.get("/")
-async def index() -> Response:
-    return Response(page(), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+@router.get("/", response_class=HTMLResponse)
+async def index() -> HTMLResponse:
+    return HTMLResponse(page(), headers=PAGE_HEADERS)
 
 
 def install(app: FastAPI) -> None:
