@@ -33,6 +33,7 @@ class Sampler:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._history = proc.ProcessHistory()
+        self._reader = proc.ProcReader()
         self._waiting: list[asyncio.Future[Snapshot]] = []
         self._worker: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
@@ -71,7 +72,7 @@ class Sampler:
             return
         pids = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if pids:
-            readings = await asyncio.to_thread(proc.read_processes, pids)
+            readings = await asyncio.to_thread(self._reader.read, pids)
             self._history.observe(readings, complete=False)
 
     async def _find_postmaster(self) -> None:
@@ -88,7 +89,7 @@ class Sampler:
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None:
             self._postmaster_pid = None  # restarted, or never found: look again below
-        early = loop.run_in_executor(None, proc.read_processes, children) if children else None
+        early = loop.run_in_executor(None, self._reader.read, children) if children else None
         try:
             rows = await self._db.query(self._db.monitor, "activity")
         finally:
@@ -97,9 +98,10 @@ class Sampler:
         backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
         missing = [b.pid for b in backends if b.pid and b.pid not in readings]
         if missing:
-            readings.update(await asyncio.to_thread(proc.read_processes, missing))
+            readings.update(await asyncio.to_thread(self._reader.read, missing))
             if self._postmaster_pid is None:
                 await self._find_postmaster()
+        self._reader.retain(readings)
         figures = self._history.observe(readings, complete=True)
         self._schedule_follow_up(self._history.needs_base(readings))
         self.stats.snapshots += 1
@@ -113,10 +115,11 @@ class Sampler:
 
     async def _read_again(self, pids: list[int]) -> None:
         await asyncio.sleep(proc.BASE_SPACING)
-        readings = await asyncio.to_thread(proc.read_processes, pids)
+        readings = await asyncio.to_thread(self._reader.read, pids)
         self._history.observe(readings, complete=False)
 
     async def close(self) -> None:
         for task in (self._worker, self._follow_up):
             if task is not None and not task.done():
                 task.cancel()
+        self._reader.close()

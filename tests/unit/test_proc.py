@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 import pytest
 
 from pgwarden import proc
-from pgwarden.proc import ProcessHistory, ProcReading, figures, parse_io, parse_stat
+from pgwarden.proc import ProcessHistory, ProcReader, ProcReading, figures, parse_io, parse_stat
 
 STAT = (
     b"4242 (postgres: app (x) ) S 4200 4242 4242 0 -1 4194560 3 0 0 0 "
@@ -55,6 +57,68 @@ def test_read_process_of_a_finished_process_is_none() -> None:
     os.waitpid(pid, 0)
     assert proc.read_process(pid) is None
     assert proc.read_processes([pid, os.getpid()]).keys() == {os.getpid()}
+
+
+def test_parse_io_reads_an_unfamiliar_layout_by_name() -> None:
+    shuffled = b"write_bytes: 4096\nread_bytes: 8192\nrchar: 1\n"
+    assert parse_io(shuffled) == (8192, 4096)
+
+
+def _burn_cpu(seconds: float) -> None:
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
+
+
+def test_kept_files_give_fresh_figures_on_each_read() -> None:
+    reader = ProcReader(budget=10)
+    try:
+        first = reader.read([os.getpid()])[os.getpid()]
+        _burn_cpu(0.05)
+        second = reader.read([os.getpid()])[os.getpid()]
+        assert len(reader) == 1
+    finally:
+        reader.close()
+    assert second.cpu_ticks > first.cpu_ticks
+    assert second.taken_at > first.taken_at
+    assert second.start_ticks == first.start_ticks
+
+
+def test_a_process_that_exits_is_no_longer_read_and_its_files_are_closed() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    reader = ProcReader(budget=10)
+    try:
+        assert reader.read([child.pid, os.getpid()]).keys() == {child.pid, os.getpid()}
+        child.kill()
+        child.wait()
+        assert reader.read([child.pid, os.getpid()]).keys() == {os.getpid()}
+        assert len(reader) == 1
+    finally:
+        reader.close()
+    assert len(reader) == 0
+
+
+def test_retain_closes_the_files_of_the_others() -> None:
+    reader = ProcReader(budget=10)
+    try:
+        reader.read([os.getpid(), os.getppid()])
+        assert len(reader) == 2
+        reader.retain([os.getpid()])
+        assert len(reader) == 1
+    finally:
+        reader.close()
+
+
+def test_over_the_descriptor_budget_processes_are_still_read() -> None:
+    reader = ProcReader(budget=1)
+    try:
+        readings = reader.read([os.getpid(), os.getppid()])
+    finally:
+        reader.close()
+    parent = proc.read_process(os.getppid())
+    assert parent is not None
+    assert readings.keys() == {os.getpid(), os.getppid()}
+    assert readings[os.getppid()].parent_pid == parent.parent_pid
 
 
 def test_unreadable_io_gives_null_rates_not_zero(monkeypatch: pytest.MonkeyPatch) -> None:
