@@ -85,6 +85,13 @@ class RowQuery:
     sort: str = "-duration"
     limit: int | None = None
 
+    @property
+    def filters(self) -> bool:
+        return (
+            bool(self.states or self.databases or self.users or self.applications)
+            or self.min_duration is not None
+        )
+
     def keeps(self, backend: Backend) -> bool:
         return (
             (not self.states or backend.state in self.states)
@@ -95,24 +102,28 @@ class RowQuery:
         )
 
 
-def _process_columns(figures: ProcFigures) -> Row:
-    return {
-        "cpu": figures.cpu,
-        "memory": figures.memory,
-        "read_s": None if figures.read_rate is None else format_bytes(figures.read_rate),
-        "write_s": None if figures.write_rate is None else format_bytes(figures.write_rate),
-        "iow": "Y" if figures.iowait else "N",
-    }
+ZERO_RATE = format_bytes(0.0)
+
+
+def _rate(value: float | None) -> str | None:
+    # Most backends sit idle: their zero rates need no formatting.
+    if value is None:
+        return None
+    return ZERO_RATE if value == 0 else format_bytes(value)
 
 
 def activity_row(backend: Backend, figures: ProcFigures) -> Row:
-    """The seed's /activity row, then our extra keys."""
+    """The seed's /activity row, then our extra keys; one dict literal, built once per row."""
     return {
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
         "client": backend.client,
-        **_process_columns(figures),
+        "cpu": figures.cpu,
+        "memory": figures.memory,
+        "read_s": _rate(figures.read_rate),
+        "write_s": _rate(figures.write_rate),
+        "iow": "Y" if figures.iowait else "N",
         "wait": "Y" if backend.waits_on_lock else "N",
         "duration": f"{max(backend.duration, 0.0):.3f}",
         "state": backend.state,
@@ -142,7 +153,11 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
-        **_process_columns(figures),
+        "cpu": figures.cpu,
+        "memory": figures.memory,
+        "read_s": _rate(figures.read_rate),
+        "write_s": _rate(figures.write_rate),
+        "iow": "Y" if figures.iowait else "N",
         "relation": _relation(lock),
         "type": lock.locktype if lock else None,
         "mode": lock.mode if lock else None,
@@ -225,7 +240,7 @@ def _parse_human(text: str) -> float:
 
 def select_rows(rows: list[Row], backends: dict[int, Backend], query: RowQuery) -> list[Row]:
     """Filter (by the backend behind each row), then sort; nulls sort last either way."""
-    kept = [row for row in rows if query.keeps(backends[row["pid"]])]
+    kept = [row for row in rows if query.keeps(backends[row["pid"]])] if query.filters else rows
     name = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     present = [row for row in kept if row.get(name) is not None]
