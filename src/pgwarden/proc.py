@@ -149,16 +149,35 @@ def descriptor_budget() -> int:
     return max(0, (soft - SPARE_DESCRIPTORS) // 2)
 
 
+class _KeptFiles:
+    """A process's open /proc files, and what they said last time."""
+
+    __slots__ = ("io", "io_text", "reading", "stat", "stat_text")
+
+    def __init__(self, stat: int, io: int | None) -> None:
+        self.stat = stat
+        self.io = io
+        self.stat_text = b""
+        self.io_text: bytes | None = None
+        self.reading: ProcReading | None = None
+
+    def close(self) -> None:
+        os.close(self.stat)
+        if self.io is not None:
+            os.close(self.io)
+
+
 class ProcReader:
     """Reads processes through their /proc files, kept open from one snapshot to the next.
 
     A kept descriptor names its process for good: once that process has exited, reading
     fails (ESRCH) even if its pid was reused, so a new process is never read through an old
-    one's files. Thread-safe: the sampler's reads may overlap a follow-up read.
+    one's files. Text unchanged since the last read (an idle backend) is not parsed again.
+    Thread-safe: the sampler's reads may overlap a follow-up read.
     """
 
     def __init__(self, budget: int | None = None) -> None:
-        self._files: dict[int, tuple[int, int | None]] = {}
+        self._files: dict[int, _KeptFiles] = {}
         self._budget = descriptor_budget() if budget is None else budget
         self._lock = threading.Lock()
 
@@ -179,7 +198,7 @@ class ProcReader:
         """Close the files of every process but these (the others are gone or not wanted)."""
         with self._lock:
             for pid in self._files.keys() - set(pids):
-                self._close(pid)
+                self._files.pop(pid).close()
 
     def _read_kept(self, pid: int) -> ProcReading | None:
         files = self._files.get(pid)
@@ -187,56 +206,53 @@ class ProcReader:
             files = self._open(pid)
             if files is None:
                 return read_process(pid) if len(self._files) >= self._budget else None
-        stat_fd, io_fd = files
         try:
-            stat = os.pread(stat_fd, 4096, 0)
+            stat = os.pread(files.stat, 4096, 0)
         except OSError:
             # That process has exited; its pid may already name another one.
-            self._close(pid)
+            self._files.pop(pid).close()
             files = self._open(pid)
             if files is None:
                 return None
-            stat_fd, io_fd = files
             try:
-                stat = os.pread(stat_fd, 4096, 0)
+                stat = os.pread(files.stat, 4096, 0)
             except OSError:
-                self._close(pid)
+                self._files.pop(pid).close()
                 return None
         taken_at = time.monotonic()
         io = None
-        if io_fd is not None:
+        if files.io is not None:
             try:
-                io = os.pread(io_fd, 4096, 0)
+                io = os.pread(files.io, 4096, 0)
             except OSError:
                 io = None
-        return _reading(pid, stat, io, taken_at)
+        last = files.reading
+        if last is not None and stat == files.stat_text and io == files.io_text:
+            return ProcReading._make((*last[:-1], taken_at))
+        files.reading = reading = _reading(pid, stat, io, taken_at)
+        files.stat_text, files.io_text = stat, io
+        return reading
 
-    def _open(self, pid: int) -> tuple[int, int | None] | None:
+    def _open(self, pid: int) -> _KeptFiles | None:
         """Open both files of pid and keep them, or None (gone, or over the budget)."""
         if len(self._files) >= self._budget:
             return None
         try:
-            stat_fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            stat = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return None
         try:
-            io_fd: int | None = os.open(f"/proc/{pid}/io", os.O_RDONLY | os.O_CLOEXEC)
+            io: int | None = os.open(f"/proc/{pid}/io", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            io_fd = None
-        self._files[pid] = (stat_fd, io_fd)
-        return stat_fd, io_fd
-
-    def _close(self, pid: int) -> None:
-        files = self._files.pop(pid, None)
-        if files is not None:
-            for fd in files:
-                if fd is not None:
-                    os.close(fd)
+            io = None
+        files = self._files[pid] = _KeptFiles(stat, io)
+        return files
 
     def close(self) -> None:
         with self._lock:
-            for pid in list(self._files):
-                self._close(pid)
+            for files in self._files.values():
+                files.close()
+            self._files.clear()
 
 
 def child_pids(parent_pid: int) -> list[int] | None:
@@ -270,6 +286,21 @@ def figures(
     return ProcFigures(cpu, memory, read_rate, write_rate, current.state == "D")
 
 
+def _base_among(bases: list[ProcReading], now: float) -> ProcReading | None:
+    """The newest of these bases at least BASE_SPACING old, else the oldest MIN_WINDOW old."""
+    younger = None  # the oldest base younger than BASE_SPACING
+    for base in reversed(bases):
+        age = now - base.taken_at
+        if age >= BASE_SPACING:
+            if age <= MAX_WINDOW:
+                return base
+            break  # it and all older ones are too old
+        younger = base
+    if younger is not None and now - younger.taken_at >= MIN_WINDOW:
+        return younger
+    return None
+
+
 class ProcessHistory:
     """Earlier readings of each process, kept as rate bases; not thread-safe by design.
 
@@ -286,19 +317,7 @@ class ProcessHistory:
     def base_for(self, current: ProcReading) -> ProcReading | None:
         """The newest base at least BASE_SPACING old, else the oldest one MIN_WINDOW old."""
         bases = self._bases.get((current.pid, current.start_ticks))
-        if not bases:
-            return None
-        younger = None  # the oldest base younger than BASE_SPACING
-        for base in reversed(bases):
-            age = current.taken_at - base.taken_at
-            if age >= BASE_SPACING:
-                if age <= MAX_WINDOW:
-                    return base
-                break  # it and all older ones are too old
-            younger = base
-        if younger is not None and current.taken_at - younger.taken_at >= MIN_WINDOW:
-            return younger
-        return None
+        return _base_among(bases, current.taken_at) if bases else None
 
     def remember(self, reading: ProcReading) -> None:
         bases = self._bases.setdefault((reading.pid, reading.start_ticks), [])
@@ -310,13 +329,23 @@ class ProcessHistory:
         self, readings: dict[int, ProcReading], *, complete: bool
     ) -> dict[int, ProcFigures]:
         """Figures for these readings; then remember them. `complete` forgets the unseen."""
-        result = {pid: figures(r, self.base_for(r)) for pid, r in readings.items()}
-        for reading in readings.values():
-            self.remember(reading)
-        if complete:
-            seen = {(r.pid, r.start_ticks) for r in readings.values()}
-            for stale in self._bases.keys() - seen:
-                del self._bases[stale]
+        result = {}
+        known = self._bases
+        for pid, reading in readings.items():  # base_for and remember, in one pass
+            key = (pid, reading.start_ticks)
+            bases = known.get(key)
+            if bases is None:
+                known[key] = [reading]
+                result[pid] = figures(reading, None)
+                continue
+            result[pid] = figures(reading, _base_among(bases, reading.taken_at))
+            if reading.taken_at - bases[-1].taken_at >= BASE_SPACING:
+                bases.append(reading)
+                del bases[:-MAX_BASES]
+        if complete and len(known) > len(readings):  # some process was not seen: forget it
+            seen = {(pid, r.start_ticks) for pid, r in readings.items()}
+            for stale in known.keys() - seen:
+                del known[stale]
         return result
 
     def needs_base(self, readings: dict[int, ProcReading]) -> list[int]:

@@ -98,6 +98,24 @@ def test_a_process_that_exits_is_no_longer_read_and_its_files_are_closed() -> No
     assert len(reader) == 0
 
 
+def test_a_process_that_did_not_change_keeps_its_figures_with_a_new_time() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    reader = ProcReader(budget=10)
+    try:
+        wait_until_sleeping = time.monotonic() + 5
+        first = reader.read([child.pid])[child.pid]
+        while first.state != "S" and time.monotonic() < wait_until_sleeping:
+            time.sleep(0.01)
+            first = reader.read([child.pid])[child.pid]
+        second = reader.read([child.pid])[child.pid]
+    finally:
+        reader.close()
+        child.kill()
+        child.wait()
+    assert second[:-1] == first[:-1]
+    assert second.taken_at > first.taken_at
+
+
 def test_retain_closes_the_files_of_the_others() -> None:
     reader = ProcReader(budget=10)
     try:
