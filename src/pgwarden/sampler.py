@@ -89,10 +89,17 @@ class Sampler:
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None:
             self._postmaster_pid = None  # restarted, or never found: look again below
-        early = loop.run_in_executor(None, self._reader.read, children) if children else None
+        query = asyncio.ensure_future(self._db.query(self._db.monitor, "activity"))
+        early = None
         try:
-            rows = await self._db.query(self._db.monitor, "activity")
+            # Let the statement leave first: once the reader thread holds the GIL, sending
+            # it could wait for a whole switch interval.
+            await asyncio.sleep(0)
+            if children:
+                early = loop.run_in_executor(None, self._reader.read, children)
+            rows = await query
         finally:
+            query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
         own = self._db.own_pids
         backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
