@@ -258,7 +258,8 @@ class ProcReader:
 def child_pids(parent_pid: int) -> list[int] | None:
     """Children of a process (the postmaster's are all the backends), or None if unknown."""
     try:
-        data = _read(f"/proc/{parent_pid}/task/{parent_pid}/children")
+        with open(f"/proc/{parent_pid}/task/{parent_pid}/children", "rb") as listing:
+            data = listing.read()  # to the end: a thousand pids are more than one page
     except OSError:
         return None
     return [int(pid) for pid in data.split()]

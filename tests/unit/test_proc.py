@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -114,6 +116,29 @@ def test_a_process_that_did_not_change_keeps_its_figures_with_a_new_time() -> No
         child.wait()
     assert second[:-1] == first[:-1]
     assert second.taken_at > first.taken_at
+
+
+def test_children_are_all_listed_beyond_one_page() -> None:
+    # 800 pids take more than the 4096 bytes of one read of the children file.
+    parent = subprocess.Popen(
+        ["sh", "-c", "i=0; while [ $i -lt 800 ]; do sleep 60 & i=$((i+1)); done; wait"],
+        start_new_session=True,
+    )
+    try:
+        found = wait_for(lambda: len(proc.child_pids(parent.pid) or []) >= 800)
+    finally:
+        os.killpg(parent.pid, signal.SIGTERM)  # the group of the shell we started
+        parent.wait()
+    assert found
+
+
+def wait_for(probe: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not probe():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_retain_closes_the_files_of_the_others() -> None:
