@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from types import FrameType
 
@@ -44,6 +45,10 @@ class AgentServer(uvicorn.Server):
     _exit_requested: asyncio.Event | None = None
 
     async def main_loop(self) -> None:
+        # Start-up's objects (FastAPI, pydantic, psycopg...) live as long as the agent: frozen,
+        # full collections stop walking them (48 ms -> 4 ms each, with 1000 backends).
+        gc.collect()
+        gc.freeze()
         self._exit_requested = asyncio.Event()
         counter = 0
         while not await self.on_tick(counter):
