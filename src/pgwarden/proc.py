@@ -311,6 +311,8 @@ class ProcessHistory:
 
     def __init__(self) -> None:
         self._bases: dict[tuple[int, int], list[ProcReading]] = {}
+        # Pids of the last observe() with a single reading: a follow-up read gives them rates.
+        self.unbased: list[int] = []
 
     def __len__(self) -> int:
         return len(self._bases)
@@ -332,27 +334,23 @@ class ProcessHistory:
         """Figures for these readings; then remember them. `complete` forgets the unseen."""
         result = {}
         known = self._bases
+        self.unbased = []
         for pid, reading in readings.items():  # base_for and remember, in one pass
             key = (pid, reading.start_ticks)
             bases = known.get(key)
             if bases is None:
                 known[key] = [reading]
                 result[pid] = figures(reading, None)
+                self.unbased.append(pid)
                 continue
             result[pid] = figures(reading, _base_among(bases, reading.taken_at))
             if reading.taken_at - bases[-1].taken_at >= BASE_SPACING:
                 bases.append(reading)
                 del bases[:-MAX_BASES]
+            elif len(bases) < 2:
+                self.unbased.append(pid)
         if complete and len(known) > len(readings):  # some process was not seen: forget it
             seen = {(pid, r.start_ticks) for pid, r in readings.items()}
             for stale in known.keys() - seen:
                 del known[stale]
         return result
-
-    def needs_base(self, readings: dict[int, ProcReading]) -> list[int]:
-        """Pids that have only one reading so far: a follow-up read gives them rates."""
-        return [
-            pid
-            for pid, r in readings.items()
-            if len(self._bases.get((r.pid, r.start_ticks), ())) < 2
-        ]

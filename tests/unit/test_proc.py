@@ -245,8 +245,9 @@ def test_very_old_bases_give_no_rate() -> None:
 
 def test_new_processes_need_a_second_reading() -> None:
     history = ProcessHistory()
-    first = {7: reading(0.0)}
-    history.observe(first, complete=True)
-    assert history.needs_base(first) == [7]
+    history.observe({7: reading(0.0)}, complete=True)
+    assert history.unbased == [7]
+    history.observe({7: reading(0.2)}, complete=True)  # too soon to become a base
+    assert history.unbased == [7]
     history.observe({7: reading(0.6)}, complete=False)
-    assert history.needs_base(first) == []
+    assert history.unbased == []
