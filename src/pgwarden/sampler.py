@@ -19,6 +19,10 @@ from pgwarden.models import Backend, Snapshot
 
 log = logging.getLogger(__name__)
 
+# A snapshot asked for within BURST_GAP of the last one waits GATHER_SECONDS for more callers.
+BURST_GAP = 0.005
+GATHER_SECONDS = 0.001
+
 
 @dataclass(slots=True)
 class SamplerStats:
@@ -38,6 +42,7 @@ class Sampler:
         self._worker: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
         self._postmaster_pid: int | None = None
+        self._last_done = 0.0
         self.stats = SamplerStats()
 
     async def snapshot(self) -> Snapshot:
@@ -50,6 +55,11 @@ class Sampler:
 
     async def _serve_waiting(self) -> None:
         while self._waiting:
+            if time.monotonic() - self._last_done < BURST_GAP:
+                # Callers are coming back to back: the ones just answered are about to ask
+                # again. Wait for them a moment, so they share the next snapshot with those
+                # already waiting instead of needing one more (it still starts after them all).
+                await asyncio.sleep(GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
             try:
                 snapshot = await self._take()
@@ -62,6 +72,7 @@ class Sampler:
                 for future in batch:
                     if not future.done():
                         future.set_result(snapshot)
+            self._last_done = time.monotonic()
 
     async def prime(self) -> None:
         """Read every backend process once at start-up, so the first poll already has rates."""
@@ -110,7 +121,7 @@ class Sampler:
                 await self._find_postmaster()
         self._reader.retain(readings)
         figures = self._history.observe(readings, complete=True)
-        self._schedule_follow_up(self._history.needs_base(readings))
+        self._schedule_follow_up(self._history.unbased)
         self.stats.snapshots += 1
         self.stats.last_seconds = time.perf_counter() - started
         return Snapshot(datetime.now(UTC), backends, figures)
