@@ -125,7 +125,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "write_s": _rate(figures.write_rate),
         "iow": "Y" if figures.iowait else "N",
         "wait": "Y" if backend.waits_on_lock else "N",
-        "duration": f"{max(backend.duration, 0.0):.3f}",
+        "duration": f"{backend.duration if backend.duration > 0 else 0.0:.3f}",
         "state": backend.state,
         "query": backend.query,
         "application_name": backend.application_name,
@@ -134,7 +134,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "wait_event": backend.wait_event,
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
-        "blocked_by": list(backend.blocked_by or ()),
+        "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
     }
 
 
@@ -216,17 +216,16 @@ BUILDERS: dict[View, Callable[[Snapshot], list[Row]]] = {
 }
 
 
-def _sort_key(name: str) -> Callable[[Row], tuple[bool, Any]]:
-    # "duration" is text in /activity: sort it as the number it shows.
-    def key(row: Row) -> tuple[bool, Any]:
-        value = row.get(name)
-        if name == "duration" and isinstance(value, str):
-            value = float(value)
-        elif name in ("read_s", "write_s") and isinstance(value, str):
-            value = _parse_human(value)
-        elif isinstance(value, list):
-            value = len(value)
-        return (value is None, value)
+def _sort_key(name: str) -> Callable[[Row], Any]:
+    """What a row sorts by, for rows where `name` is not null (nulls are set apart first)."""
+    if name == "duration":  # text in /activity ("12.345"): sort it as the number it shows
+        return lambda row: float(row["duration"])
+    if name in ("read_s", "write_s"):
+        return lambda row: _parse_human(row[name])
+
+    def key(row: Row) -> Any:
+        value = row[name]
+        return len(value) if isinstance(value, list) else value
 
     return key
 
