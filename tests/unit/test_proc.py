@@ -141,6 +141,18 @@ def wait_for(probe: Callable[[], bool], seconds: float = 30) -> bool:
     return True
 
 
+def test_a_single_threaded_process_that_runs_is_read_afresh() -> None:
+    busy = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    reader = ProcReader(budget=10)
+    try:
+        first = reader.read([busy.pid])[busy.pid]
+        assert wait_for(lambda: reader.read([busy.pid])[busy.pid].cpu_ticks > first.cpu_ticks)
+    finally:
+        reader.close()
+        busy.kill()
+        busy.wait()
+
+
 def test_retain_closes_the_files_of_the_others() -> None:
     reader = ProcReader(budget=10)
     try:
