@@ -85,6 +85,13 @@ class RowQuery:
     sort: str = "-duration"
     limit: int | None = None
 
+    @property
+    def filters(self) -> bool:
+        return (
+            bool(self.states or self.databases or self.users or self.applications)
+            or self.min_duration is not None
+        )
+
     def keeps(self, backend: Backend) -> bool:
         return (
             (not self.states or backend.state in self.states)
@@ -95,26 +102,30 @@ class RowQuery:
         )
 
 
-def _process_columns(figures: ProcFigures) -> Row:
-    return {
-        "cpu": figures.cpu,
-        "memory": figures.memory,
-        "read_s": None if figures.read_rate is None else format_bytes(figures.read_rate),
-        "write_s": None if figures.write_rate is None else format_bytes(figures.write_rate),
-        "iow": "Y" if figures.iowait else "N",
-    }
+ZERO_RATE = format_bytes(0.0)
+
+
+def _rate(value: float | None) -> str | None:
+    # Most backends sit idle: their zero rates need no formatting.
+    if value is None:
+        return None
+    return ZERO_RATE if value == 0 else format_bytes(value)
 
 
 def activity_row(backend: Backend, figures: ProcFigures) -> Row:
-    """The seed's /activity row, then our extra keys."""
+    """The seed's /activity row, then our extra keys; one dict literal, built once per row."""
     return {
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
         "client": backend.client,
-        **_process_columns(figures),
+        "cpu": figures.cpu,
+        "memory": figures.memory,
+        "read_s": _rate(figures.read_rate),
+        "write_s": _rate(figures.write_rate),
+        "iow": "Y" if figures.iowait else "N",
         "wait": "Y" if backend.waits_on_lock else "N",
-        "duration": f"{max(backend.duration, 0.0):.3f}",
+        "duration": f"{backend.duration if backend.duration > 0 else 0.0:.3f}",
         "state": backend.state,
         "query": backend.query,
         "application_name": backend.application_name,
@@ -123,7 +134,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "wait_event": backend.wait_event,
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
-        "blocked_by": list(backend.blocked_by or ()),
+        "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
     }
 
 
@@ -133,7 +144,11 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
-        **_process_columns(figures),
+        "cpu": figures.cpu,
+        "memory": figures.memory,
+        "read_s": _rate(figures.read_rate),
+        "write_s": _rate(figures.write_rate),
+        "iow": "Y" if figures.iowait else "N",
         "relation": locks.relation_text(lock),
         "type": lock.locktype if lock else None,
         "mode": lock.mode if lock else None,
@@ -194,17 +209,16 @@ BUILDERS: dict[View, Callable[[Snapshot], list[Row]]] = {
 }
 
 
-def _sort_key(name: str) -> Callable[[Row], tuple[bool, Any]]:
-    # "duration" is text in /activity: sort it as the number it shows.
-    def key(row: Row) -> tuple[bool, Any]:
-        value = row.get(name)
-        if name == "duration" and isinstance(value, str):
-            value = float(value)
-        elif name in ("read_s", "write_s") and isinstance(value, str):
-            value = _parse_human(value)
-        elif isinstance(value, list):
-            value = len(value)
-        return (value is None, value)
+def _sort_key(name: str) -> Callable[[Row], Any]:
+    """What a row sorts by, for rows where `name` is not null (nulls are set apart first)."""
+    if name == "duration":  # text in /activity ("12.345"): sort it as the number it shows
+        return lambda row: float(row["duration"])
+    if name in ("read_s", "write_s"):
+        return lambda row: _parse_human(row[name])
+
+    def key(row: Row) -> Any:
+        value = row[name]
+        return len(value) if isinstance(value, list) else value
 
     return key
 
@@ -218,7 +232,7 @@ def _parse_human(text: str) -> float:
 
 def select_rows(rows: list[Row], backends: dict[int, Backend], query: RowQuery) -> list[Row]:
     """Filter (by the backend behind each row), then sort; nulls sort last either way."""
-    kept = [row for row in rows if query.keeps(backends[row["pid"]])]
+    kept = [row for row in rows if query.keeps(backends[row["pid"]])] if query.filters else rows
     name = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     present = [row for row in kept if row.get(name) is not None]

@@ -19,6 +19,10 @@ from pgwarden.models import Backend, Snapshot
 
 log = logging.getLogger(__name__)
 
+# A snapshot asked for within BURST_GAP of the last one waits GATHER_SECONDS for more callers.
+BURST_GAP = 0.005
+GATHER_SECONDS = 0.001
+
 
 @dataclass(slots=True)
 class SamplerStats:
@@ -33,10 +37,12 @@ class Sampler:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._history = proc.ProcessHistory()
+        self._reader = proc.ProcReader()
         self._waiting: list[asyncio.Future[Snapshot]] = []
         self._worker: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
         self._postmaster_pid: int | None = None
+        self._last_done = 0.0
         self.stats = SamplerStats()
 
     async def snapshot(self) -> Snapshot:
@@ -49,6 +55,11 @@ class Sampler:
 
     async def _serve_waiting(self) -> None:
         while self._waiting:
+            if time.monotonic() - self._last_done < BURST_GAP:
+                # Callers are coming back to back: the ones just answered are about to ask
+                # again. Wait for them a moment, so they share the next snapshot with those
+                # already waiting instead of needing one more (it still starts after them all).
+                await asyncio.sleep(GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
             try:
                 snapshot = await self._take()
@@ -61,6 +72,7 @@ class Sampler:
                 for future in batch:
                     if not future.done():
                         future.set_result(snapshot)
+            self._last_done = time.monotonic()
 
     async def prime(self) -> None:
         """Read every backend process once at start-up, so the first poll already has rates."""
@@ -71,7 +83,7 @@ class Sampler:
             return
         pids = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if pids:
-            readings = await asyncio.to_thread(proc.read_processes, pids)
+            readings = await asyncio.to_thread(self._reader.read, pids)
             self._history.observe(readings, complete=False)
 
     async def _find_postmaster(self) -> None:
@@ -88,21 +100,29 @@ class Sampler:
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None:
             self._postmaster_pid = None  # restarted, or never found: look again below
-        early = loop.run_in_executor(None, proc.read_processes, children) if children else None
+        query = asyncio.ensure_future(self._db.query(self._db.monitor, "activity"))
+        early = None
         try:
-            rows = await self._db.query(self._db.monitor, "activity")
+            # Let the statement leave first: once the reader thread holds the GIL, sending
+            # it could wait for a whole switch interval.
+            await asyncio.sleep(0)
+            if children:
+                early = loop.run_in_executor(None, self._reader.read, children)
+            rows = await query
         finally:
+            query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
         own = self._db.own_pids
         backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
         backends = await self._db.name_relations(backends)
         missing = [b.pid for b in backends if b.pid and b.pid not in readings]
         if missing:
-            readings.update(await asyncio.to_thread(proc.read_processes, missing))
+            readings.update(await asyncio.to_thread(self._reader.read, missing))
             if self._postmaster_pid is None:
                 await self._find_postmaster()
+        self._reader.retain(readings)
         figures = self._history.observe(readings, complete=True)
-        self._schedule_follow_up(self._history.needs_base(readings))
+        self._schedule_follow_up(self._history.unbased)
         self.stats.snapshots += 1
         self.stats.last_seconds = time.perf_counter() - started
         return Snapshot(datetime.now(UTC), backends, figures)
@@ -114,10 +134,11 @@ class Sampler:
 
     async def _read_again(self, pids: list[int]) -> None:
         await asyncio.sleep(proc.BASE_SPACING)
-        readings = await asyncio.to_thread(proc.read_processes, pids)
+        readings = await asyncio.to_thread(self._reader.read, pids)
         self._history.observe(readings, complete=False)
 
     async def close(self) -> None:
         for task in (self._worker, self._follow_up):
             if task is not None and not task.done():
                 task.cancel()
+        self._reader.close()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 
 import pytest
 
 from pgwarden import proc
-from pgwarden.proc import ProcessHistory, ProcReading, figures, parse_io, parse_stat
+from pgwarden.proc import ProcessHistory, ProcReader, ProcReading, figures, parse_io, parse_stat
 
 STAT = (
     b"4242 (postgres: app (x) ) S 4200 4242 4242 0 -1 4194560 3 0 0 0 "
@@ -55,6 +59,121 @@ def test_read_process_of_a_finished_process_is_none() -> None:
     os.waitpid(pid, 0)
     assert proc.read_process(pid) is None
     assert proc.read_processes([pid, os.getpid()]).keys() == {os.getpid()}
+
+
+def test_parse_io_reads_an_unfamiliar_layout_by_name() -> None:
+    shuffled = b"write_bytes: 4096\nread_bytes: 8192\nrchar: 1\n"
+    assert parse_io(shuffled) == (8192, 4096)
+
+
+def _burn_cpu(seconds: float) -> None:
+    deadline = time.process_time() + seconds
+    while time.process_time() < deadline:
+        pass
+
+
+def test_kept_files_give_fresh_figures_on_each_read() -> None:
+    reader = ProcReader(budget=10)
+    try:
+        first = reader.read([os.getpid()])[os.getpid()]
+        _burn_cpu(0.05)
+        second = reader.read([os.getpid()])[os.getpid()]
+        assert len(reader) == 1
+    finally:
+        reader.close()
+    assert second.cpu_ticks > first.cpu_ticks
+    assert second.taken_at > first.taken_at
+    assert second.start_ticks == first.start_ticks
+
+
+def test_a_process_that_exits_is_no_longer_read_and_its_files_are_closed() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    reader = ProcReader(budget=10)
+    try:
+        assert reader.read([child.pid, os.getpid()]).keys() == {child.pid, os.getpid()}
+        child.kill()
+        child.wait()
+        assert reader.read([child.pid, os.getpid()]).keys() == {os.getpid()}
+        assert len(reader) == 1
+    finally:
+        reader.close()
+    assert len(reader) == 0
+
+
+def test_a_process_that_did_not_change_keeps_its_figures_with_a_new_time() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    reader = ProcReader(budget=10)
+    try:
+        wait_until_sleeping = time.monotonic() + 5
+        first = reader.read([child.pid])[child.pid]
+        while first.state != "S" and time.monotonic() < wait_until_sleeping:
+            time.sleep(0.01)
+            first = reader.read([child.pid])[child.pid]
+        second = reader.read([child.pid])[child.pid]
+    finally:
+        reader.close()
+        child.kill()
+        child.wait()
+    assert second[:-1] == first[:-1]
+    assert second.taken_at > first.taken_at
+
+
+def test_children_are_all_listed_beyond_one_page() -> None:
+    # 800 pids take more than the 4096 bytes of one read of the children file.
+    parent = subprocess.Popen(
+        ["sh", "-c", "i=0; while [ $i -lt 800 ]; do sleep 60 & i=$((i+1)); done; wait"],
+        start_new_session=True,
+    )
+    try:
+        found = wait_for(lambda: len(proc.child_pids(parent.pid) or []) >= 800)
+    finally:
+        os.killpg(parent.pid, signal.SIGTERM)  # the group of the shell we started
+        parent.wait()
+    assert found
+
+
+def wait_for(probe: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not probe():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_single_threaded_process_that_runs_is_read_afresh() -> None:
+    busy = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+    reader = ProcReader(budget=10)
+    try:
+        first = reader.read([busy.pid])[busy.pid]
+        assert wait_for(lambda: reader.read([busy.pid])[busy.pid].cpu_ticks > first.cpu_ticks)
+    finally:
+        reader.close()
+        busy.kill()
+        busy.wait()
+
+
+def test_retain_closes_the_files_of_the_others() -> None:
+    reader = ProcReader(budget=10)
+    try:
+        reader.read([os.getpid(), os.getppid()])
+        assert len(reader) == 2
+        reader.retain([os.getpid()])
+        assert len(reader) == 1
+    finally:
+        reader.close()
+
+
+def test_over_the_descriptor_budget_processes_are_still_read() -> None:
+    reader = ProcReader(budget=1)
+    try:
+        readings = reader.read([os.getpid(), os.getppid()])
+    finally:
+        reader.close()
+    parent = proc.read_process(os.getppid())
+    assert parent is not None
+    assert readings.keys() == {os.getpid(), os.getppid()}
+    assert readings[os.getppid()].parent_pid == parent.parent_pid
 
 
 def test_unreadable_io_gives_null_rates_not_zero(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,8 +257,9 @@ def test_very_old_bases_give_no_rate() -> None:
 
 def test_new_processes_need_a_second_reading() -> None:
     history = ProcessHistory()
-    first = {7: reading(0.0)}
-    history.observe(first, complete=True)
-    assert history.needs_base(first) == [7]
+    history.observe({7: reading(0.0)}, complete=True)
+    assert history.unbased == [7]
+    history.observe({7: reading(0.2)}, complete=True)  # too soon to become a base
+    assert history.unbased == [7]
     history.observe({7: reading(0.6)}, complete=False)
-    assert history.needs_base(first) == []
+    assert history.unbased == []

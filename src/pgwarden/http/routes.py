@@ -33,7 +33,9 @@ session_header = APIKeyHeader(
 )
 
 
-def services(request: Request) -> Services:
+# Dependencies are `async def`: FastAPI runs plain `def` ones in a worker thread, a thread
+# round trip per dependency per request.
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -45,7 +47,7 @@ class Caller:
     address: str
 
 
-def caller(
+async def caller(
     request: Request,
     token: Annotated[str | None, Security(session_header)],
     svc: Annotated[Services, Depends(services)],
@@ -140,7 +142,7 @@ async def status() -> Response:
 
 
 def _row_query(view: View) -> Any:
-    def parse(
+    async def parse(
         state: Annotated[
             list[str] | None, Query(description="keep these states (repeat to keep several)")
         ] = None,

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): scripts that print tables. See docs/performance.md."""
