@@ -236,7 +236,7 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
         sampler = Sampler(db)
         try:
             await sampler.prime()
-            real_query, real_read = db.query, proc.read_processes
+            real_query, real_read = db.query, sampler._reader.read
 
             async def query_then_end_the_victim(link: Any, name: str, params: Any = None) -> Any:
                 rows = await real_query(link, name, params)
@@ -255,7 +255,7 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
                 return real_read(pids)
 
             monkeypatch.setattr(db, "query", query_then_end_the_victim)
-            monkeypatch.setattr(proc, "read_processes", read_after_the_query)
+            monkeypatch.setattr(sampler._reader, "read", read_after_the_query)
             first = await sampler.snapshot()
             second = await sampler.snapshot()
             return (
