@@ -187,7 +187,7 @@ def test_demo_tls_serves_https_with_its_own_certificate(tmp_path: Path) -> None:
         )
     try:
         wait_until(
-            lambda: "Application startup complete" in output.read_text(),
+            lambda: "Uvicorn running on" in output.read_text(),  # listening, not only started
             timeout=60,
             what="the demo to start",
         )
