@@ -14,11 +14,6 @@ import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
 TLS12_CIPHERS = ":".join(
     [
@@ -54,6 +49,12 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 def write_self_signed(folder: Path, common_name: str = "pgwarden demo") -> tuple[Path, Path]:
     """A self-signed certificate for localhost, 127.0.0.1 and ::1; the key file is private."""
+    # Imported here: only the demo makes certificates, and cryptography costs 7 MB of RSS.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
@@ -104,6 +105,9 @@ def write_self_signed(folder: Path, common_name: str = "pgwarden demo") -> tuple
 
 def fingerprint(cert_path: Path) -> str:
     """SHA-256 fingerprint of a PEM certificate, as browsers show it (AB:CD:...)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
 
