@@ -214,5 +214,9 @@ def test_demo_tls_serves_https_with_its_own_certificate(tmp_path: Path) -> None:
         assert not cert.exists()  # the demo removes what it made
     finally:
         if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+            demo.send_signal(signal.SIGTERM)  # lets the demo stop its cluster too
+            try:
+                demo.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
