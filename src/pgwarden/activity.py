@@ -168,16 +168,29 @@ def _wait_duration(lock: LockInfo | None) -> float | None:
     return round(max(lock.wait_duration, 0.0), 2)
 
 
-def activity_rows(snapshot: Snapshot) -> list[Row]:
+Keep = Callable[[Backend], bool]
+
+
+def _keep_all(backend: Backend) -> bool:
+    return True
+
+
+# Rows are filtered by the backend they are built from, before they are built: several
+# prepared transactions share pid 0, so a row cannot be traced back to its backend by pid.
+def activity_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
     figures = snapshot.figures
     return [
-        activity_row(b, figures.get(b.pid, UNREADABLE)) for b in snapshot.backends if b.is_client
+        activity_row(b, figures.get(b.pid, UNREADABLE))
+        for b in snapshot.backends
+        if b.is_client and keep(b)
     ]
 
 
-def waiting_rows(snapshot: Snapshot) -> list[Row]:
+def waiting_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
     rows = []
     for wait in locks.lock_waits(snapshot.backends):
+        if not keep(wait.backend):
+            continue
         row = lock_row(wait.backend, snapshot.figures.get(wait.backend.pid, UNREADABLE), wait.lock)
         row["blocked_by"] = list(wait.blocked_by)
         row["wait_duration"] = _wait_duration(wait.lock)
@@ -185,12 +198,14 @@ def waiting_rows(snapshot: Snapshot) -> list[Row]:
     return rows
 
 
-def blocking_rows(snapshot: Snapshot) -> list[Row]:
+def blocking_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
     waits = locks.lock_waits(snapshot.backends)
     own_waits = {w.backend.pid: w for w in waits}
     rows = []
     for blocker in locks.blockers(snapshot.backends, waits):
         backend = blocker.backend
+        if not keep(backend):
+            continue
         row = lock_row(backend, snapshot.figures.get(backend.pid, UNREADABLE), blocker.lock)
         row["blocked_pids"] = list(blocker.blocked_pids)
         row["blocked_count"] = len(blocker.blocked_pids)
@@ -202,7 +217,7 @@ def blocking_rows(snapshot: Snapshot) -> list[Row]:
     return rows
 
 
-BUILDERS: dict[View, Callable[[Snapshot], list[Row]]] = {
+BUILDERS: dict[View, Callable[[Snapshot, Keep], list[Row]]] = {
     View.ACTIVITY: activity_rows,
     View.WAITING: waiting_rows,
     View.BLOCKING: blocking_rows,
@@ -230,13 +245,12 @@ def _parse_human(text: str) -> float:
     return float(text[:-1]) * float(_MULTIPLIERS[text[-1]])
 
 
-def select_rows(rows: list[Row], backends: dict[int, Backend], query: RowQuery) -> list[Row]:
-    """Filter (by the backend behind each row), then sort; nulls sort last either way."""
-    kept = [row for row in rows if query.keeps(backends[row["pid"]])] if query.filters else rows
+def sort_rows(rows: list[Row], query: RowQuery) -> list[Row]:
+    """Rows in the query's order; nulls sort last either way."""
     name = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
-    present = [row for row in kept if row.get(name) is not None]
-    absent = [row for row in kept if row.get(name) is None]
+    present = [row for row in rows if row.get(name) is not None]
+    absent = [row for row in rows if row.get(name) is None]
     present.sort(key=_sort_key(name), reverse=descending)
     return present + absent
 
@@ -246,8 +260,8 @@ def render(snapshot: Snapshot, view: View, query: RowQuery) -> bytes:
     cache_key = (view, query)
     body = snapshot.rendered.get(cache_key)
     if body is None:
-        backends = {b.pid: b for b in snapshot.backends}
-        rows = select_rows(BUILDERS[view](snapshot), backends, query)
+        keep = query.keeps if query.filters else _keep_all
+        rows = sort_rows(BUILDERS[view](snapshot, keep), query)
         shown = rows if query.limit is None else rows[: query.limit]
         body = orjson.dumps({"rows": shown, "total": len(rows)})
         snapshot.rendered[cache_key] = body

@@ -128,3 +128,40 @@ def test_rendered_bodies_are_shared_per_query() -> None:
     first = render(snap, View.ACTIVITY, RowQuery())
     assert render(snap, View.ACTIVITY, RowQuery()) is first
     assert render(snap, View.ACTIVITY, RowQuery(limit=1)) is not first
+
+
+def test_filters_tell_prepared_transactions_apart() -> None:
+    # Two prepared transactions are both pid 0: each row is filtered by its own backend.
+    target = "transactionid,77"
+    first = backend(
+        0,
+        database="billing",
+        backend_type="prepared transaction",
+        state="prepared",
+        locks=(lock(target, "ExclusiveLock", True, locktype="transactionid", relation=None),),
+    )
+    other = "transactionid,88"
+    second = backend(
+        0,
+        database="shop",
+        backend_type="prepared transaction",
+        state="prepared",
+        locks=(lock(other, "ExclusiveLock", True, locktype="transactionid", relation=None),),
+    )
+    w1 = backend(
+        1,
+        database="billing",
+        blocked_by=[0],
+        locks=(lock(target, "ShareLock", False, locktype="transactionid"),),
+    )
+    w2 = backend(
+        2,
+        database="shop",
+        blocked_by=[0],
+        locks=(lock(other, "ShareLock", False, locktype="transactionid"),),
+    )
+    snap = snapshot(first, second, w1, w2)
+    everything = view(snap, View.BLOCKING)["rows"]
+    assert sorted(r["database"] for r in everything) == ["billing", "shop"]  # type: ignore[attr-defined]
+    shop = view(snap, View.BLOCKING, databases=("shop",))["rows"]
+    assert [(r["pid"], r["database"], r["blocked_pids"]) for r in shop] == [(0, "shop", [2])]  # type: ignore[attr-defined]
