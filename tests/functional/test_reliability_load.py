@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import cycle
 from pathlib import Path
@@ -64,26 +64,37 @@ def refuses_connections(agent: Agent) -> bool:
 SLOW = {"PGWARDEN_POSTGRESQL_LOCK_TIMEOUT": "60", "PGWARDEN_POSTGRESQL_STATEMENT_TIMEOUT": "120"}
 
 
+@contextlib.contextmanager
+def request_stuck_behind_a_lock(
+    agent: Agent, sessions: Sessions
+) -> Iterator[tuple[Future[httpx.Response], BackgroundSession]]:
+    """A GET /activity in flight, its snapshot queued behind a catalog lock (and the holder)."""
+    token = agent.login()
+    with agent.client(headers={"X-Session": token}) as client:
+        assert client.get("/activity").status_code == 200  # the agent's links are open
+    with (
+        ThreadPoolExecutor(max_workers=1) as pool,
+        catalog_locked(sessions) as holder,
+        agent.client(headers={"X-Session": token}) as slow_client,
+    ):
+        in_flight = pool.submit(slow_client.get, "/activity")
+        wait_until(lambda: lock_waiters(holder), what="the snapshot to wait for the lock")
+        yield in_flight, holder
+
+
 def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(
     cluster: Cluster, sessions: Sessions, tmp_path: Path
 ) -> None:
-    with running_agent(cluster, tmp_path, env=SLOW) as agent:
-        token = agent.login()
-        with agent.client(headers={"X-Session": token}) as client:
-            assert client.get("/activity").status_code == 200
-        with (
-            ThreadPoolExecutor(max_workers=1) as pool,
-            catalog_locked(sessions) as holder,
-            agent.client(headers={"X-Session": token}) as slow_client,
-        ):
-            in_flight = pool.submit(slow_client.get, "/activity")
-            wait_until(lambda: lock_waiters(holder), what="the snapshot to wait for the lock")
-            agent.process.send_signal(signal.SIGTERM)
-            signalled = time.monotonic()
-            wait_until(lambda: refuses_connections(agent), what="the listener to close")
-            assert not in_flight.done()
-            holder.run("ROLLBACK")
-            response = in_flight.result(timeout=SHUTDOWN_LIMIT)
+    with (
+        running_agent(cluster, tmp_path, env=SLOW) as agent,
+        request_stuck_behind_a_lock(agent, sessions) as (in_flight, holder),
+    ):
+        agent.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        wait_until(lambda: refuses_connections(agent), what="the listener to close")
+        assert not in_flight.done()
+        holder.run("ROLLBACK")
+        response = in_flight.result(timeout=SHUTDOWN_LIMIT)
         assert response.status_code == 200
         assert response.json()["total"] >= 1
         assert agent.process.wait(timeout=SHUTDOWN_LIMIT) == 0
@@ -94,23 +105,16 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(
 def test_sigterm_cuts_a_stuck_request_with_503_and_exits_within_five_seconds(
     cluster: Cluster, sessions: Sessions, tmp_path: Path
 ) -> None:
-    with running_agent(cluster, tmp_path, env=SLOW) as agent:
-        token = agent.login()
-        with agent.client(headers={"X-Session": token}) as client:
-            assert client.get("/activity").status_code == 200
-        with (
-            ThreadPoolExecutor(max_workers=1) as pool,
-            catalog_locked(sessions) as holder,
-            agent.client(headers={"X-Session": token}) as stuck_client,
-        ):
-            stuck = pool.submit(stuck_client.get, "/activity")
-            wait_until(lambda: lock_waiters(holder), what="the snapshot to wait for the lock")
-            agent.process.send_signal(signal.SIGTERM)
-            signalled = time.monotonic()
-            code = agent.process.wait(timeout=SHUTDOWN_LIMIT + 5)
-            elapsed = time.monotonic() - signalled
-            response = stuck.result(timeout=5)
-            assert lock_waiters(holder) == 0  # the agent left the lock queue as it went
+    with (
+        running_agent(cluster, tmp_path, env=SLOW) as agent,
+        request_stuck_behind_a_lock(agent, sessions) as (stuck, holder),
+    ):
+        agent.process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        code = agent.process.wait(timeout=SHUTDOWN_LIMIT + 5)
+        elapsed = time.monotonic() - signalled
+        response = stuck.result(timeout=5)
+        assert lock_waiters(holder) == 0  # the agent left the lock queue as it went
         assert code == 0
         assert elapsed < SHUTDOWN_LIMIT
         assert response.status_code == 503
