@@ -21,28 +21,27 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "pgwarden"
 
 
+def pip(*args: str) -> None:
+    """Run this environment's pip offline; fail the test with its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pip wheel .`, offline: the build backend comes from the dev dependencies."""
     out = tmp_path_factory.mktemp("wheel")
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--wheel-dir",
-            str(out),
-            str(ROOT),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    pip(
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "--wheel-dir",
+        str(out),
+        str(ROOT),
     )
-    assert build.returncode == 0, build.stdout + build.stderr
     (built,) = out.glob("pgwarden-*.whl")
     return built
 
@@ -89,23 +88,7 @@ def test_the_wheel_metadata(wheel: Path) -> None:
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel installed on its own (its dependencies are this environment's)."""
     target = tmp_path_factory.mktemp("installed")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-index",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    pip("install", "--no-deps", "--no-index", "--target", str(target), str(wheel))
     return target
 
 
