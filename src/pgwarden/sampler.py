@@ -17,6 +17,7 @@ from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
 from pgwarden.db.relations import RelationNames
 from pgwarden.models import Backend, Snapshot
+from pgwarden.rows import backend_row
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Sampler:
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None:
             self._postmaster_pid = None  # restarted, or never found: look again below
-        query = asyncio.ensure_future(self._db.query(self._db.monitor, "activity"))
+        query = asyncio.ensure_future(self._db.fetch(self._db.monitor, "activity", backend_row))
         early = None
         try:
             # Let the statement leave first: once the reader thread holds the GIL, sending
@@ -125,7 +126,7 @@ class Sampler:
             query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
         own = self._db.own_pids
-        backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
+        backends = tuple(b for b in rows if b.pid not in own)
         backends = await name_other_relations(
             self._db.relations, backends, self._db.monitor.server_version or 0
         )

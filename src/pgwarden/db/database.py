@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import TupleRow
+from psycopg.rows import AsyncRowFactory, TupleRow, tuple_row
 
 from pgwarden.config import PostgresConfig
 from pgwarden.db import queries
-from pgwarden.db.link import DatabaseUnavailable, Link, LinkLost, PermissionDenied
+from pgwarden.db.link import DatabaseUnavailable, Link, LinkLost, PermissionDenied, Row
 from pgwarden.db.relations import RelationNames
 
 __all__ = ["Database", "DatabaseUnavailable", "Link", "LinkLost", "PermissionDenied"]
@@ -36,11 +36,17 @@ class Database:
 
     async def query(self, link: Link, name: str, params: Any = None) -> list[TupleRow]:
         """Run the SQL file `name` for this server's version on `link`."""
+        return await self.fetch(link, name, tuple_row, params)
+
+    async def fetch(
+        self, link: Link, name: str, row_factory: AsyncRowFactory[Row], params: Any = None
+    ) -> list[Row]:
+        """Run the SQL file `name` for this server's version on `link`, rows by `row_factory`."""
         version = link.server_version
         if version is None:
             await link.execute("SELECT 1")
             version = link.server_version or 0
-        return await link.execute(queries.load(name, version), params, prepare=True)
+        return await link.fetch(queries.load(name, version), params, row_factory, prepare=True)
 
     async def close(self) -> None:
         await self.monitor.close()

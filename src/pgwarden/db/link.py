@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql as pgsql
-from psycopg.rows import TupleRow
+from psycopg.rows import AsyncRowFactory, TupleRow, tuple_row
 
 from pgwarden.config import PostgresConfig
 
 log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
 
 APPLICATION_NAME = "pgwarden"
 
@@ -102,28 +104,41 @@ class Link:
         prepare: bool | None = None,
     ) -> list[TupleRow]:
         """Run one statement in autocommit; every failure becomes DatabaseUnavailable."""
+        return await self.fetch(query, params, tuple_row, prepare=prepare)
+
+    async def fetch(
+        self,
+        query: str | pgsql.Composed,
+        params: Sequence[Any] | dict[str, Any] | None,
+        row_factory: AsyncRowFactory[Row],
+        *,
+        prepare: bool | None = None,
+    ) -> list[Row]:
+        """Run one statement in autocommit, its rows made by `row_factory`."""
         async with self._lock:
             reused = self._conn is not None and not self._conn.closed
             try:
-                return await self._execute(query, params, prepare)
+                return await self._execute(query, params, row_factory, prepare)
             except LinkLost:
                 if not reused:
                     raise
             # A link lost while idle fails on its first use: reconnect at once, rather than
             # answer 503 to whoever asks first after a restart.
             log.info("%s link lost; reconnecting", self._name)
-            return await self._execute(query, params, prepare)
+            return await self._execute(query, params, row_factory, prepare)
 
     async def _execute(
         self,
         query: str | pgsql.Composed,
         params: Sequence[Any] | dict[str, Any] | None,
+        row_factory: AsyncRowFactory[Row],
         prepare: bool | None,
-    ) -> list[TupleRow]:
+    ) -> list[Row]:
         conn = await self._connection()
         try:
             async with asyncio.timeout(self._deadline):
-                cursor = await conn.execute(query, params, prepare=prepare)
+                cursor = conn.cursor(row_factory=row_factory)
+                await cursor.execute(query, params, prepare=prepare)
                 return await cursor.fetchall() if cursor.description else []
         except psycopg.errors.InsufficientPrivilege as exc:
             # PostgreSQL 16+ says which privilege is missing only in the detail.
