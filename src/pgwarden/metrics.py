@@ -14,8 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pgwarden import __version__, locks
-from pgwarden.models import Backend, Snapshot
-from pgwarden.sampler import SamplerStats
+from pgwarden.models import Backend, SamplerStats, Snapshot
 
 # The text format every Prometheus version reads (generate_latest writes exactly this).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

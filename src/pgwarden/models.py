@@ -104,3 +104,12 @@ class Snapshot:
     backends: tuple[Backend, ...]
     figures: dict[int, ProcFigures]
     rendered: dict[Any, bytes] = field(default_factory=dict, compare=False)
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0
