@@ -74,6 +74,19 @@ def test_bad_lines_are_reported_with_their_number(line: str) -> None:
         parse_users(f"# comment\n{line}\n", "users")
 
 
+@pytest.mark.parametrize("name", ["bob\n", "bob\nx", "bo:b", "", "x" * 65, "bob "])
+def test_a_name_the_agent_would_refuse_is_never_written(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "users"
+    write_users(path, {"ann": User("ann", Role.ADMIN, hash_password("pw"))})
+    before = path.read_text()
+    with pytest.raises(UsersFileError, match="not written"):
+        write_users(path, {name: User(name, Role.ADMIN, hash_password("pw"))})
+    assert path.read_text() == before
+    assert list(read_users(path)) == ["ann"]
+    with pytest.raises(UsersFileError):
+        parse_users(f"{name}:admin:$argon2id$x\n", "users")
+
+
 def test_user_store_rereads_a_changed_file(tmp_path: Path) -> None:
     path = tmp_path / "users"
     store = UserStore(path)
