@@ -138,9 +138,9 @@ def test_the_store_keeps_no_token(clock: Clock) -> None:
 def test_throttle_locks_out_after_repeated_failures(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=3, lockout=60)
     for _ in range(2):
-        throttle.failed("ann")
+        throttle.attempt("ann")
         assert throttle.retry_after("ann") is None
-    throttle.failed("ann")
+    throttle.attempt("ann")
     assert throttle.retry_after("ann") == pytest.approx(60)
     clock.now += 30
     assert throttle.retry_after("ann") == pytest.approx(30)
@@ -151,14 +151,27 @@ def test_throttle_locks_out_after_repeated_failures(clock: Clock) -> None:
 
 def test_throttle_forgets_after_success(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=2, lockout=60)
-    throttle.failed("ann")
+    throttle.attempt("ann")
     throttle.succeeded("ann")
-    throttle.failed("ann")
+    throttle.attempt("ann")
     assert throttle.retry_after("ann") is None
+
+
+def test_a_forgiven_attempt_no_longer_counts(clock: Clock) -> None:
+    throttle = LoginThrottle(max_failures=2, lockout=60)
+    throttle.attempt("10.0.0.1")
+    clock.now += 1
+    stamp = throttle.attempt("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == pytest.approx(60)  # in flight: counted
+    throttle.forgive("10.0.0.1", stamp)
+    assert throttle.retry_after("10.0.0.1") is None
+    throttle.forgive("10.0.0.1", stamp)  # twice is harmless
+    throttle.attempt("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == pytest.approx(60)
 
 
 def test_throttle_table_is_bounded(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=2, lockout=60)
     for n in range(LoginThrottle.MAX_KEYS + 10):
-        throttle.failed(f"addr{n}")
+        throttle.attempt(f"addr{n}")
     assert len(throttle._failures) == LoginThrottle.MAX_KEYS

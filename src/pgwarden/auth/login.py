@@ -36,18 +36,20 @@ class Authenticator:
 
     async def login(self, username: str, password: str, address: str) -> str:
         """A new session token, or LoginRefused / LoginThrottled."""
+        user = self.users.get(username)
+        # Checked and counted with no await in between: parallel guesses see each other.
         waits = [self._by_name.retry_after(username), self._by_address.retry_after(address)]
         known = [w for w in waits if w is not None]
         if known:
             raise LoginThrottled(max(known))
-        user = self.users.get(username)
+        self._by_name.attempt(username)
+        from_address = self._by_address.attempt(address)
         async with self._checks:
             valid = await asyncio.to_thread(verify_password, user, password)
         if not valid or user is None:
-            self._by_name.failed(username)
-            self._by_address.failed(address)
-            raise LoginRefused
+            raise LoginRefused  # the attempts stay counted as failures
         self._by_name.succeeded(username)
+        self._by_address.forgive(address, from_address)
         return self.sessions.create(user.name, user.role)
 
     def session(self, token: str) -> Session | None:

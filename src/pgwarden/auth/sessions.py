@@ -72,10 +72,13 @@ class SessionStore:
 
 
 class LoginThrottle:
-    """Failed logins counted per username and per client address, in a bounded table.
+    """Login attempts counted per username and per client address, in a bounded table.
 
-    After `max_failures` failures within `lockout` seconds, that name or address must wait
-    until `lockout` seconds after its last failure; a success clears the username's count.
+    An attempt is counted when it starts (`attempt`), before any await: a burst of parallel
+    guesses cannot all pass the check before the first one fails. After `max_failures`
+    attempts within `lockout` seconds that name or address must wait until `lockout` seconds
+    after the last one; an attempt that succeeds is taken back (`forgive`), and a success
+    clears the username's count (`succeeded`).
     """
 
     MAX_KEYS = 10_000
@@ -93,12 +96,20 @@ class LoginThrottle:
             return None
         return recent[-1] + self.lockout - now
 
-    def failed(self, key: str) -> None:
+    def attempt(self, key: str) -> float:
+        """Count an attempt that starts now (a failure until forgiven); its stamp."""
         now = time.monotonic()
         self._failures[key] = [*self._recent(key, now), now][-self.max_failures :]
         self._failures.move_to_end(key)
         while len(self._failures) > self.MAX_KEYS:
             self._failures.popitem(last=False)
+        return now
+
+    def forgive(self, key: str, stamp: float) -> None:
+        """Take back one attempt that turned out to succeed."""
+        stamps = self._failures.get(key)
+        if stamps and stamp in stamps:
+            stamps.remove(stamp)
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
