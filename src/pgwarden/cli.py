@@ -86,7 +86,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     role = Role(args.role) if args.role else user.role
     users[args.name] = User(user.name, role, hash_password(_read_password(args)))
     write_users(path, users)
-    print(f"password of {args.name} changed; existing sessions stay valid until they expire")
+    print(
+        f"password of {args.name} changed; a running agent ends its open sessions at their next use"
+    )
     return 0
 
 

@@ -185,6 +185,36 @@ def test_users_are_picked_up_without_restart(cluster: Cluster, tmp_path: Path) -
             assert client.get("/profile", headers={"X-Session": token}).status_code == 401
 
 
+def test_a_new_password_or_role_ends_the_users_open_sessions(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    config = tmp_path / "pgwarden.toml"
+
+    def passwd(password: str, *role: str) -> None:
+        args = ("user", "passwd", "viewer", *role, "--password-stdin", "-c", str(config))
+        assert pgwarden(*args, stdin=f"{password}\n").returncode == 0
+
+    def alive(client: httpx.Client, token: str) -> bool:
+        status = client.get("/profile", headers={"X-Session": token}).status_code
+        assert status in (200, 401)
+        return status == 200
+
+    with running_agent(cluster, tmp_path) as agent, agent.client() as client:
+        first, second, admin = agent.login("viewer"), agent.login("viewer"), agent.login()
+        passwd("new viewer password")
+        assert not alive(client, first)
+        assert not alive(client, second)
+        assert alive(client, admin)  # other users keep theirs
+        third = agent.login("viewer", "new viewer password")
+        assert alive(client, third)
+        passwd("new viewer password", "--role", "admin")  # same password, new role
+        assert not alive(client, third)
+        fourth = agent.login("viewer", "new viewer password")
+        profile = client.get("/profile", headers={"X-Session": fourth}).json()
+        assert profile == {"username": "viewer", "role": "admin"}
+        assert alive(client, admin)
+
+
 def test_serve_refuses_a_users_file_others_can_read(cluster: Cluster, tmp_path: Path) -> None:
     config = tmp_path / "pgwarden.toml"
     config.write_text('[auth]\nusers_file = "users"\n')

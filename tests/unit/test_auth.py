@@ -6,18 +6,21 @@ from pathlib import Path
 import pytest
 
 from pgwarden.auth import sessions as sessions_module
+from pgwarden.auth.login import Authenticator
 from pgwarden.auth.sessions import LoginThrottle, SessionStore
 from pgwarden.auth.users import (
     Role,
     User,
     UsersFileError,
     UserStore,
+    credential,
     hash_password,
     parse_users,
     read_users,
     verify_password,
     write_users,
 )
+from pgwarden.config import AuthConfig
 
 
 class Clock:
@@ -96,10 +99,25 @@ def test_user_store_rereads_a_changed_file(tmp_path: Path) -> None:
     assert found is not None and found.role is Role.VIEWER
 
 
+def test_a_session_ends_when_its_users_role_or_password_changes(tmp_path: Path) -> None:
+    path = tmp_path / "users"
+    ann = User("ann", Role.ADMIN, hash_password("pw"))
+    bo = User("bo", Role.VIEWER, hash_password("pw"))
+    write_users(path, {"ann": ann, "bo": bo})
+    auth = Authenticator(AuthConfig(users_file=path))
+    ann_token = auth.sessions.create("ann", ann.role, credential(ann))
+    bo_token = auth.sessions.create("bo", bo.role, credential(bo))
+    write_users(path, {"ann": User("ann", Role.VIEWER, ann.password_hash), "bo": bo})
+    assert auth.session(ann_token) is None  # demoted: the same hash, another role
+    assert auth.session(bo_token) is not None
+    write_users(path, {"bo": User("bo", Role.VIEWER, hash_password("pw"))})
+    assert auth.session(bo_token) is None  # a new hash, even of the same password
+
+
 def test_sessions_are_random_and_slide(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    token = store.create("ann", Role.ADMIN)
-    assert len(token) == 64 and token != store.create("ann", Role.ADMIN)
+    token = store.create("ann", Role.ADMIN, b"fingerprint")
+    assert len(token) == 64 and token != store.create("ann", Role.ADMIN, b"fingerprint")
     clock.now += 50
     assert store.lookup(token) is not None  # used: expiry pushed back
     clock.now += 50
@@ -111,7 +129,10 @@ def test_sessions_are_random_and_slide(clock: Clock) -> None:
 
 def test_sessions_can_be_dropped(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    first, second = store.create("ann", Role.ADMIN), store.create("bo", Role.VIEWER)
+    first, second = (
+        store.create("ann", Role.ADMIN, b"fingerprint"),
+        store.create("bo", Role.VIEWER, b"fingerprint"),
+    )
     store.drop(first)
     assert store.lookup(first) is None
     store.drop_user("bo")
@@ -121,7 +142,8 @@ def test_sessions_can_be_dropped(clock: Clock) -> None:
 def test_sessions_per_user_are_bounded(clock: Clock) -> None:
     store = SessionStore(ttl=60)
     tokens = [
-        store.create("ann", Role.ADMIN) for _ in range(sessions_module.MAX_SESSIONS_PER_USER + 5)
+        store.create("ann", Role.ADMIN, b"fingerprint")
+        for _ in range(sessions_module.MAX_SESSIONS_PER_USER + 5)
     ]
     assert len(store) == sessions_module.MAX_SESSIONS_PER_USER
     assert store.lookup(tokens[0]) is None
@@ -130,7 +152,7 @@ def test_sessions_per_user_are_bounded(clock: Clock) -> None:
 
 def test_the_store_keeps_no_token(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    token = store.create("ann", Role.ADMIN)
+    token = store.create("ann", Role.ADMIN, b"fingerprint")
     assert token not in repr(store._sessions)
     assert token.encode() not in b"".join(store._sessions)
 

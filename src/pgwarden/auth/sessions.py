@@ -19,6 +19,8 @@ class Session:
     username: str
     role: Role
     expires_at: float
+    # The user's credential fingerprint at login: a changed password or role ends the session.
+    credential: bytes
 
 
 def _digest(token: str) -> bytes:
@@ -33,13 +35,14 @@ class SessionStore:
         self.ttl = ttl
         self._sessions: dict[bytes, Session] = {}
 
-    def create(self, username: str, role: Role) -> str:
+    def create(self, username: str, role: Role, credential: bytes) -> str:
         self._expire()
         mine = [k for k, s in self._sessions.items() if s.username == username]
         for stale in mine[: max(0, len(mine) - MAX_SESSIONS_PER_USER + 1)]:
             del self._sessions[stale]  # oldest first: dicts keep insertion order
         token = secrets.token_hex(TOKEN_BYTES)
-        self._sessions[_digest(token)] = Session(username, role, time.monotonic() + self.ttl)
+        expires_at = time.monotonic() + self.ttl
+        self._sessions[_digest(token)] = Session(username, role, expires_at, credential)
         return token
 
     def lookup(self, token: str) -> Session | None:

@@ -7,6 +7,7 @@ parallelism 4): about 50 ms per check here, which also slows guessing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
@@ -41,6 +42,11 @@ class User:
     name: str
     role: Role
     password_hash: str
+
+
+def credential(user: User) -> bytes:
+    """A fingerprint of what a session was granted on: changes with the password or the role."""
+    return hashlib.sha256(f"{user.role}:{user.password_hash}".encode()).digest()
 
 
 def hash_password(password: str) -> str:
