@@ -159,6 +159,8 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "backend_type": backend.backend_type,
         # a parallel worker is shown with its leader: the pid to act on
         "leader_pid": backend.leader_pid if backend.leader_pid != backend.pid else None,
+        # the forest's node id: several prepared transactions share pid 0
+        "id": backend.id,
     }
 
 

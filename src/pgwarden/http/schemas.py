@@ -80,6 +80,10 @@ class LockRow(BaseModel):
     application_name: str | None
     backend_type: str | None
     leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
+    id: int | str = Field(
+        examples=[4242, "0:batch-17"],
+        description='the pid, or "0:<gid>" for a prepared transaction: its node id in the tree',
+    )
     blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
     wait_duration: float | None
 
