@@ -109,6 +109,33 @@ class BlockingBody(BaseModel):
     total: int
 
 
+class TreeNode(BaseModel):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int = Field(description="0 for a prepared transaction")
+    waiting_behind: int = Field(
+        description="distinct sessions waiting on it, directly or through others"
+    )
+    blocking_for: float | None = Field(
+        description="seconds its longest-waiting direct waiter has waited; null if none"
+    )
+    children: list[TreeNode] = Field(description="the waiters hanging under it")
+    cycle: Literal[True] | None = Field(
+        default=None,
+        description="only on a root: it cuts a deadlock the detector has not broken yet",
+    )
+    waits_for: int | str | None = Field(
+        default=None, description="with cycle: the id, below it, of the node it waits for"
+    )
+
+
+class SnapshotBody(BaseModel):
+    taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
+
+
 class PidsBody(BaseModel):
     pids: list[int] = Field(min_length=1, max_length=1000)
 
