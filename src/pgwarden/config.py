@@ -106,6 +106,16 @@ class PostgresConfig(Section):
     )
 
 
+class SamplerConfig(Section):
+    interval: float = key(
+        1.0,
+        "Seconds between the snapshots pushed to stream viewers and the history recorder "
+        "(taken only while one of them listens).",
+        ge=0.1,
+        le=60,
+    )
+
+
 class AuthConfig(Section):
     users_file: NonEmptyPath = key(Path("users"), "Users file written by `pgwarden user add`.")
     session_ttl: int = key(
@@ -141,6 +151,7 @@ class MetricsConfig(Section):
 class Config(Section):
     server: ServerConfig = ServerConfig()
     postgresql: PostgresConfig = PostgresConfig()
+    sampler: SamplerConfig = SamplerConfig()
     auth: AuthConfig = AuthConfig()
     audit: AuditConfig = AuditConfig()
     guards: GuardsConfig = GuardsConfig()
