@@ -67,6 +67,12 @@ class Backend:
     xmin_age: int | None
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
+    gid: str | None = None  # a prepared transaction's name (its pid is 0)
+
+    @property
+    def id(self) -> int | str:
+        """What tells backends apart: the pid, or "0:<gid>" for a prepared transaction."""
+        return f"0:{self.gid}" if self.pid == 0 else self.pid
 
     @property
     def is_client(self) -> bool:

@@ -40,6 +40,7 @@ def backend_from_columns(
     xmin_age: int | None,
     blocked_by: list[int] | None,
     locks: list[dict[str, Any]] | None,
+    gid: str | None,
 ) -> Backend:
     """One row of the activity query (db/sql/activity.sql) as a Backend."""
     return Backend(
@@ -61,6 +62,7 @@ def backend_from_columns(
         # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
         blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
         locks=tuple(LockInfo.from_json(item) for item in locks or ()),
+        gid=gid,
     )
 
 
