@@ -1,15 +1,27 @@
-"""Shapes for the OpenAPI document only: bodies are parsed and written by hand for speed and
-for the seed's exact error messages, and these models say truthfully what they look like.
+"""Bodies for the OpenAPI document: requests are parsed by hand (for the seed's exact error
+messages) and answers written by hand (for speed); these models say what they look like.
+
+The rows of the activity views are defined once, in pgwarden/shapes.py, and used here. An
+answer's model forbids undeclared keys (`additionalProperties: false`), so a key added to
+an answer and not to its model fails the tests that validate live answers.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from pgwarden.shapes import ActivityRow, BlockingRow, LockRow
 
 
-class ErrorBody(BaseModel):
+class Answer(BaseModel):
+    """A response body: every key declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Answer):
     error: str = Field(examples=["Invalid session."])
 
 
@@ -18,115 +30,40 @@ class LoginBody(BaseModel):
     password: str
 
 
-class SessionBody(BaseModel):
+class SessionBody(Answer):
     session: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class LogoutBody(BaseModel):
+class LogoutBody(Answer):
     logout: Literal[True]
 
 
-class ProfileBody(BaseModel):
+class ProfileBody(Answer):
     username: str
     role: Literal["admin", "viewer"]
 
 
-class StatusBody(BaseModel):
+class StatusBody(Answer):
     status: Literal["ok"]
     version: str
 
 
-NotAvailable = Literal["N/A"]
-UNREADABLE = ' "N/A" when /proc/<pid> cannot be read (as temboard-agent 7.x)'
-SINCE = " since the previous reading, or over the process's lifetime on its first one"
-
-
-class ProcessFigures(BaseModel):
-    """The seed's process keys (never null) and their numeric twins (null when unreadable)."""
-
-    cpu: float | NotAvailable = Field(description="% of one CPU" + SINCE + ";" + UNREADABLE)
-    memory: float | NotAvailable = Field(
-        description="resident memory, % of the host's RAM;" + UNREADABLE
-    )
-    read_s: str = Field(
-        examples=["12.50K"], description="bytes read per second" + SINCE + ";" + UNREADABLE
-    )
-    write_s: str = Field(
-        examples=["0.00B"], description="bytes written per second" + SINCE + ";" + UNREADABLE
-    )
-    iow: Literal["Y", "N"] | NotAvailable = Field(
-        description="in uninterruptible I/O wait;" + UNREADABLE
-    )
-    cpu_pct: float | None = Field(description="cpu as a number; null when unreadable")
-    memory_pct: float | None = Field(description="memory as a number; null when unreadable")
-    read_bytes_s: float | None = Field(description="read_s in bytes/s; null when unreadable")
-    write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
-
-
-class ActivityRow(ProcessFigures):
-    pid: int
-    database: str | None
-    user: str | None
-    client: str | None
-    wait: Literal["Y", "N"]
-    duration: str = Field(examples=["1.900"], description="seconds since query_start")
-    state: str | None
-    query: str | None
-    application_name: str | None
-    backend_type: str | None
-    wait_event_type: str | None
-    wait_event: str | None
-    xact_start: str | None
-    query_start: str | None
-    blocked_by: list[int]
-
-
-class LockRow(ProcessFigures):
-    pid: int = Field(description="0 for a prepared transaction")
-    database: str | None
-    user: str | None
-    relation: str = Field(
-        description='schema-qualified table, " " when not a relation lock; when it has no name, '
-        "which relation of which database, and why"
-    )
-    type: str | None = Field(examples=["transactionid"])
-    mode: str | None = Field(examples=["ShareLock"])
-    state: str | None
-    duration: float
-    query: str | None
-    application_name: str | None
-    backend_type: str | None
-    leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
-    id: int | str = Field(
-        examples=[4242, "0:batch-17"],
-        description='the pid, or "0:<gid>" for a prepared transaction: its node id in the tree',
-    )
-    blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
-    wait_duration: float | None
-
-
-class BlockingRow(LockRow):
-    blocked_pids: list[int]
-    blocked_count: int
-    root: bool
-
-
-class ActivityBody(BaseModel):
+class ActivityBody(Answer):
     rows: list[ActivityRow]
     total: int
 
 
-class WaitingBody(BaseModel):
+class WaitingBody(Answer):
     rows: list[LockRow]
     total: int
 
 
-class BlockingBody(BaseModel):
+class BlockingBody(Answer):
     rows: list[BlockingRow]
     total: int
 
 
-class TreeNode(BaseModel):
+class TreeNode(Answer):
     id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
     pid: int = Field(description="0 for a prepared transaction")
     waiting_behind: int = Field(
@@ -145,7 +82,7 @@ class TreeNode(BaseModel):
     )
 
 
-class SnapshotBody(BaseModel):
+class SnapshotBody(Answer):
     taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
     running: ActivityBody
     waiting: WaitingBody
@@ -157,27 +94,27 @@ class PidsBody(BaseModel):
     pids: list[int] = Field(min_length=1, max_length=1000)
 
 
-class KilledRow(BaseModel):
+class KilledRow(Answer):
     pid: int
     killed: bool
     reason: str | None
 
 
-class KillBody(BaseModel):
+class KillBody(Answer):
     backends: list[KilledRow]
 
 
-class CancelledRow(BaseModel):
+class CancelledRow(Answer):
     pid: int
     cancelled: bool
     reason: str | None
 
 
-class CancelBody(BaseModel):
+class CancelBody(Answer):
     backends: list[CancelledRow]
 
 
-class AuditBody(BaseModel):
+class AuditBody(Answer):
     entries: list[dict[str, Any]]
 
 
