@@ -4,6 +4,7 @@
 import { api, currentSession, SESSION_KEY, Unreachable } from "./api.js";
 import { copyQuery, openConfirm, showQuery, showResults } from "./dom/dialogs.js";
 import { Grid } from "./dom/grid.js";
+import { renderOverview } from "./dom/overview.js";
 import { Feed } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
@@ -104,7 +105,9 @@ async function snapshotFromViews() {
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
   poll: pollSnapshot,
-  silenceMs: () => 2000 * prefs.interval,
+  // Two intervals without an event: the page's own, or the agent's ([sampler] interval) as
+  // seen between its events, whichever is longer.
+  silenceMs: (gapMs) => 2 * Math.max(1000 * prefs.interval, gapMs ?? 0),
   pollMs: () => 1000 * prefs.interval,
   onDelivery: (delivery) => {
     view.delivery = delivery;
@@ -129,6 +132,7 @@ function renderIfDue() {
   view.lastUpdated = new Date();
   view.nextDue = performance.now() + prefs.interval * 1000 - 100; // a tick early beats a tick late
   setBanner(null);
+  renderOverview($("overview"), view.model.overview);
   rebuild();
   $("scroller").setAttribute("aria-busy", "false");
   updateStatus();
