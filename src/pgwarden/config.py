@@ -87,6 +87,17 @@ class PostgresConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SamplerConfig:
+    interval: float = key(
+        1.0,
+        "Seconds between the snapshots pushed to stream viewers and the history recorder "
+        "(taken only while one of them listens).",
+        minimum=0.1,
+        maximum=60,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class AuthConfig:
     users_file: Path = key(Path("users"), "Users file written by `pgwarden user add`.")
     session_ttl: int = key(
@@ -128,6 +139,7 @@ class MetricsConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     postgresql: PostgresConfig = field(default_factory=PostgresConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     guards: GuardsConfig = field(default_factory=GuardsConfig)

@@ -91,12 +91,13 @@ class Backend:
     xmin_age: int | None
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
+    gid: str | None = None  # a prepared transaction's name (its pid is 0)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Backend:
         (pid, database, user, client, application_name, backend_type, state, wait_event_type,
          wait_event, xact_start, query_start, duration, query, encoding, leader_pid, query_id,
-         xmin_age, blocked_by, locks) = row  # fmt: skip
+         xmin_age, blocked_by, locks, gid) = row  # fmt: skip
         return cls(
             pid=pid,
             database=database,
@@ -117,7 +118,13 @@ class Backend:
             # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
             blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
             locks=tuple(LockInfo.from_json(item) for item in locks or ()),
+            gid=gid,
         )
+
+    @property
+    def id(self) -> int | str:
+        """What tells backends apart: the pid, or "0:<gid>" for a prepared transaction."""
+        return f"0:{self.gid}" if self.pid == 0 else self.pid
 
     @property
     def is_client(self) -> bool:
