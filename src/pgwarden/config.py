@@ -126,11 +126,15 @@ class MetricsConfig:
 
 @dataclass(frozen=True, slots=True)
 class HistoryConfig:
-    enabled: bool = key(True, "Record every backend that is not idle, for incident replay.")
+    enabled: bool = key(
+        True, "Record every backend that is not idle, and every blocker, for incident replay."
+    )
     interval: float = key(
         1.0, "Seconds between two samples kept in the history.", minimum=0.1, maximum=60
     )
-    path: Path = key(Path("history.sqlite3"), "SQLite file of the history.")
+    path: Path = key(
+        Path("history.sqlite3"), "SQLite file of the history (`pgwarden history` reads it too)."
+    )
     keep: int = key(
         7 * 86400, "Seconds of raw samples kept (whole hours are dropped).", minimum=3600
     )
