@@ -1,0 +1,168 @@
+// The History tab's pure logic: windows, the stacked load chart's data, picks and labels.
+// No DOM and no fetch here, so `node --test` runs all of it.
+
+export const RANGES = [
+  { id: "1h", label: "1 h", seconds: 3600 },
+  { id: "6h", label: "6 h", seconds: 6 * 3600 },
+  { id: "24h", label: "24 h", seconds: 24 * 3600 },
+  { id: "7d", label: "7 days", seconds: 7 * 24 * 3600 },
+];
+
+// The top lists of a window, in the order the page shows them.
+export const TOPS = [
+  { by: "query", label: "Top queries" },
+  { by: "wait_event", label: "Top waits" },
+  { by: "user", label: "Top users" },
+  { by: "application", label: "Top applications" },
+];
+
+// Wait event types bottom-up in the stack: CPU first, then what an incident is made of.
+const WAIT_ORDER = ["CPU", "Lock", "LWLock", "IO", "IPC", "BufferPin", "Extension", "InjectionPoint", "Client", "Activity", "Timeout"];
+
+const COLORS = {
+  CPU: "#2f9e44",
+  Lock: "#e03131",
+  LWLock: "#f08c00",
+  IO: "#1971c2",
+  IPC: "#9c36b5",
+  BufferPin: "#c2255c",
+  Extension: "#0c8599",
+  InjectionPoint: "#495057",
+  Client: "#868e96",
+  Activity: "#adb5bd",
+  Timeout: "#ced4da",
+};
+const OTHER_COLORS = ["#5c940d", "#364fc7", "#d9480f", "#a61e4d", "#087f5b", "#5f3dc4"];
+
+export function rangeById(id) {
+  return RANGES.find((range) => range.id === id) || RANGES[0];
+}
+
+// The window that ends now, in whole Unix seconds.
+export function rangeWindow(id, nowMs) {
+  const to = Math.ceil(nowMs / 1000);
+  return { from: to - rangeById(id).seconds, to };
+}
+
+export function loadPath(window) {
+  const query = new URLSearchParams({ from: String(window.from), to: String(window.to), by: "wait_event_type" });
+  return `/history/load?${query}`;
+}
+
+export function topPath(window, by, limit = 10) {
+  const query = new URLSearchParams({ from: String(window.from), to: String(window.to), by, limit: String(limit) });
+  return `/history/top?${query}`;
+}
+
+export function snapshotPath(at) {
+  return `/history/snapshot?${new URLSearchParams({ at: String(at) })}`;
+}
+
+// Known wait event types in WAIT_ORDER, any other key after them by name.
+export function orderKeys(keys) {
+  const rank = (key) => {
+    const at = WAIT_ORDER.indexOf(key);
+    return at < 0 ? WAIT_ORDER.length : at;
+  };
+  return [...keys].sort((a, b) => rank(a) - rank(b) || String(a).localeCompare(String(b)));
+}
+
+export function colorOf(key, index) {
+  return COLORS[key] || OTHER_COLORS[index % OTHER_COLORS.length];
+}
+
+const overlapsGap = (start, end, gaps) => gaps.some(([from, to]) => from < end && to > start);
+
+// One column per bucket in [from, to) on the stride of the answer's points, and one per point.
+function bucketTimes(answer, pointTimes) {
+  const step = answer.step;
+  const anchor = pointTimes.length ? pointTimes[0] : Math.floor(answer.from / step) * step;
+  const first = anchor - Math.floor((anchor - answer.from) / step) * step; // on the stride, >= from
+  const times = new Set(pointTimes);
+  for (let t = first; t < answer.to; t += step) times.add(t);
+  return [...times].sort((a, b) => a - b);
+}
+
+// /history/load's answer as the columns a stacked chart draws: `raw[i][j]` is key i's load in
+// bucket j; `stacked[i][j]` the sum of keys 0..i (the top edge of band i). A bucket with no
+// point in any series is 0 when the agent was sampling, null (drawn as a gap) when it falls in
+// one of the answer's gaps or is the bucket still being filled at the window's end.
+export function chartData(answer) {
+  const step = answer.step;
+  const gaps = answer.gaps || [];
+  const keys = orderKeys(answer.series.map((series) => series.key));
+  const byKey = new Map(answer.series.map((series) => [series.key, new Map(series.points)]));
+  const pointTimes = [...new Set(answer.series.flatMap((series) => series.points.map(([t]) => t)))].sort((a, b) => a - b);
+  const times = bucketTimes(answer, pointTimes);
+  const sampled = new Set(pointTimes);
+  const missing = times.map((t) => !sampled.has(t) && (overlapsGap(t, t + step, gaps) || t + step > answer.to));
+  const raw = keys.map((key) => {
+    const points = byKey.get(key);
+    return times.map((t, j) => (missing[j] ? null : points.get(t) ?? 0));
+  });
+  const stacked = [];
+  raw.forEach((values, i) => {
+    stacked.push(values.map((value, j) => (value === null ? null : value + (i ? stacked[i - 1][j] : 0))));
+  });
+  const total = times.map((_, j) => (missing[j] ? null : raw.reduce((sum, values) => sum + values[j], 0)));
+  return { times, keys, raw, stacked, total, gaps, step, from: answer.from, to: answer.to };
+}
+
+// Where the stack is highest in [from, to): the moment a dragged window's views are shown at.
+export function busiestTime(data, from, to) {
+  let best = null;
+  data.times.forEach((t, j) => {
+    const value = data.total[j];
+    if (t + data.step <= from || t >= to || value === null) return;
+    if (best === null || value > best.value) best = { t, value };
+  });
+  if (best === null) return null;
+  // The middle of the bucket, kept inside the window: its samples are at or before it.
+  return Math.min(Math.max(Math.floor(best.t + data.step / 2), from), to);
+}
+
+// A click is a second; a drag is a window, shown at its busiest moment.
+export function pick(data, startSeconds, endSeconds) {
+  const a = Math.min(startSeconds, endSeconds);
+  const b = Math.max(startSeconds, endSeconds);
+  if (b - a < 1) return { at: Math.round(a), window: null };
+  const window = { from: Math.floor(a), to: Math.ceil(b) };
+  const at = busiestTime(data, window.from, window.to);
+  return { at: at === null ? window.to : at, window };
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// Local wall-clock time; the day too when it is not today's.
+export function moment(date, now) {
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const sameDay = date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() && date.getDate() === now.getDate();
+  return sameDay ? time : `${DAYS[date.getDay()]} ${date.getDate()} ${MONTHS[date.getMonth()]} ${date.getFullYear()} ${time}`;
+}
+
+export function bannerText(sampledAt, now, window = null) {
+  const text = `History: as at ${moment(new Date(sampledAt), now)}`;
+  if (!window) return text;
+  const from = moment(new Date(window.from * 1000), now);
+  const to = moment(new Date(window.to * 1000), now);
+  return `${text}, the busiest moment of ${from} – ${to}`;
+}
+
+// A top row as the page lists it: average active sessions to 2 decimals, the peak, the share.
+export function topRows(answer) {
+  const rows = answer.rows || [];
+  const sum = rows.reduce((total, row) => total + row.aas, 0);
+  return rows.map((row) => ({
+    key: row.key === null || row.key === undefined || row.key === "" ? "(none)" : String(row.key),
+    aas: row.aas.toFixed(2),
+    peak: String(row.peak),
+    share: sum > 0 ? row.aas / sum : 0,
+  }));
+}
+
+// What the legend says for one series under the cursor: its own load, not the stack's top.
+export function legendValue(value) {
+  return value === null || value === undefined ? "no sample" : value.toFixed(value >= 10 ? 0 : 1);
+}

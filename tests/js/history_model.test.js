@@ -1,0 +1,134 @@
+// node --test: the History tab's pure logic (src/pgwarden/web/history/model.js).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import {
+  bannerText,
+  busiestTime,
+  chartData,
+  legendValue,
+  loadPath,
+  moment,
+  orderKeys,
+  pick,
+  rangeWindow,
+  snapshotPath,
+  topPath,
+  topRows,
+} from "../../src/pgwarden/web/history/model.js";
+
+test("a range is the window of that length ending now, in whole seconds", () => {
+  assert.deepEqual(rangeWindow("1h", 1_700_000_000_400), { from: 1_699_996_401, to: 1_700_000_001 });
+  assert.deepEqual(rangeWindow("7d", 1_700_000_000_000), { from: 1_700_000_000 - 604_800, to: 1_700_000_000 });
+  assert.deepEqual(rangeWindow("no such range", 1_000_000), { from: 1000 - 3600, to: 1000 });
+});
+
+test("the paths ask for what the contract names", () => {
+  assert.equal(loadPath({ from: 10, to: 20 }), "/history/load?from=10&to=20&by=wait_event_type");
+  assert.equal(topPath({ from: 10, to: 20 }, "wait_event"), "/history/top?from=10&to=20&by=wait_event&limit=10");
+  assert.equal(snapshotPath(1234), "/history/snapshot?at=1234");
+});
+
+test("CPU is at the bottom of the stack, known wait types next, others after by name", () => {
+  assert.deepEqual(orderKeys(["Zeta", "IO", "Lock", "Alpha", "CPU"]), ["CPU", "Lock", "IO", "Alpha", "Zeta"]);
+});
+
+test("the chart stacks the series and keeps each one's own value", () => {
+  const data = chartData({
+    from: 100,
+    to: 112,
+    step: 4,
+    series: [
+      { key: "Lock", points: [[100, 3], [104, 10]] },
+      { key: "CPU", points: [[100, 1], [104, 2], [108, 0.5]] },
+    ],
+    gaps: [],
+  });
+  assert.deepEqual(data.times, [100, 104, 108]);
+  assert.deepEqual(data.keys, ["CPU", "Lock"]);
+  assert.deepEqual(data.raw, [[1, 2, 0.5], [3, 10, 0]]); // no Lock point at 108: none waited
+  assert.deepEqual(data.stacked, [[1, 2, 0.5], [4, 12, 0.5]]);
+  assert.deepEqual(data.total, [4, 12, 0.5]);
+});
+
+test("a gap is a gap (null), never zero load; an empty bucket while sampling is zero", () => {
+  const data = chartData({
+    from: 0,
+    to: 10,
+    step: 1,
+    series: [{ key: "CPU", points: [[0, 2], [1, 2], [6, 1], [7, 1]] }],
+    gaps: [[2, 5]], // sampling stopped after t=1 and resumed... its next sample found nothing
+  });
+  assert.deepEqual(data.times, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(data.raw[0], [2, 2, null, null, null, 0, 1, 1, 0, 0]);
+  assert.deepEqual(data.stacked[0], data.raw[0]);
+  assert.deepEqual(data.total.slice(2, 5), [null, null, null]);
+});
+
+test("a bucket partly in a gap keeps its point when it has one", () => {
+  const data = chartData({
+    from: 0,
+    to: 20,
+    step: 10,
+    series: [{ key: "IO", points: [[0, 4]] }],
+    gaps: [[5, 30]],
+  });
+  assert.deepEqual(data.raw[0], [4, null]);
+});
+
+test("the buckets follow the answer's own stride even when from is not on it", () => {
+  const data = chartData({ from: 3, to: 15, step: 4, series: [{ key: "CPU", points: [[6, 1]] }], gaps: [] });
+  assert.deepEqual(data.times, [6, 10, 14]);
+  assert.deepEqual(data.raw[0], [1, 0, null]); // 14..18 is still being filled at 15
+  const empty = chartData({ from: 0, to: 3, step: 1, series: [], gaps: [[0, 3]] });
+  assert.deepEqual(empty.times, [0, 1, 2]);
+  assert.deepEqual(empty.keys, []);
+  assert.deepEqual(empty.total, [null, null, null]);
+});
+
+test("a click picks one second, a drag a window shown at its busiest moment", () => {
+  const data = chartData({
+    from: 0,
+    to: 40,
+    step: 4,
+    series: [{ key: "Lock", points: [[8, 1], [12, 9], [16, 10], [20, 2]] }],
+    gaps: [],
+  });
+  assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, window: null });
+  assert.deepEqual(pick(data, 21.2, 6.5), { at: 18, window: { from: 6, to: 22 } });
+  assert.equal(busiestTime(data, 0, 12), 10); // bucket 8..12, the only one with load
+  assert.equal(busiestTime(data, 30, 40), 30); // all zero: the first bucket that overlaps, clamped
+  const gapped = chartData({ from: 0, to: 8, step: 4, series: [], gaps: [[0, 8]] });
+  assert.equal(busiestTime(gapped, 0, 8), null);
+  assert.deepEqual(pick(gapped, 1, 7), { at: 7, window: { from: 1, to: 7 } });
+});
+
+test("times read as local wall-clock time, with the day when it is not today", () => {
+  const now = new Date(2026, 11, 1, 20, 0, 0);
+  assert.equal(moment(new Date(2026, 11, 1, 3, 12, 7), now), "03:12:07");
+  assert.equal(moment(new Date(2026, 10, 30, 23, 5, 9), now), "Mon 30 Nov 2026 23:05:09");
+  const at = new Date(2026, 11, 1, 3, 12, 7).toISOString();
+  assert.equal(bannerText(at, now), "History: as at 03:12:07");
+  const window = { from: new Date(2026, 11, 1, 3, 10, 0) / 1000, to: new Date(2026, 11, 1, 3, 15, 0) / 1000 };
+  assert.equal(bannerText(at, now, window), "History: as at 03:12:07, the busiest moment of 03:10:00 – 03:15:00");
+});
+
+test("top rows: average active sessions to 2 decimals, a share of the bar, a name for null", () => {
+  const rows = topRows({
+    rows: [
+      { key: "Lock: transactionid", aas: 3, peak: 10, samples: 80 },
+      { key: null, aas: 1, peak: 1, samples: 20 },
+    ],
+  });
+  assert.deepEqual(rows, [
+    { key: "Lock: transactionid", aas: "3.00", peak: "10", share: 0.75 },
+    { key: "(none)", aas: "1.00", peak: "1", share: 0.25 },
+  ]);
+  assert.deepEqual(topRows({ rows: [] }), []);
+});
+
+test("the legend shows a series' own load, and says when there was no sample", () => {
+  assert.equal(legendValue(null), "no sample");
+  assert.equal(legendValue(2.25), "2.3");
+  assert.equal(legendValue(12.4), "12");
+});
