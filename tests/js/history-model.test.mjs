@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  axisLabels,
   bannerText,
   busiestTime,
   chartData,
@@ -15,7 +16,7 @@ import {
   snapshotPath,
   topPath,
   topRows,
-} from "../../src/pgwarden/web/history/model.js";
+} from "../../src/pgwarden/web/js/history/model.js";
 
 test("a range is the window of that length ending now, in whole seconds", () => {
   assert.deepEqual(rangeWindow("1h", 1_700_000_000_400), { from: 1_699_996_401, to: 1_700_000_001 });
@@ -131,4 +132,17 @@ test("the legend shows a series' own load, and says when there was no sample", (
   assert.equal(legendValue(null), "no sample");
   assert.equal(legendValue(2.25), "2.3");
   assert.equal(legendValue(12.4), "12");
+});
+
+test("the time axis is 24-hour local time, with the day where it changes", () => {
+  const now = new Date(2026, 11, 1, 20, 0, 0);
+  const at = (month, d, h, m, s = 0) => new Date(2026, month, d, h, m, s) / 1000;
+  assert.deepEqual(axisLabels([at(11, 1, 19, 0), at(11, 1, 19, 30)], now), ["19:00", "19:30"]);
+  assert.deepEqual(axisLabels([at(11, 1, 19, 0, 10), at(11, 1, 19, 0, 20)], now), ["19:00:10", "19:00:20"]);
+  assert.deepEqual(axisLabels([at(10, 29, 12, 0), at(10, 30, 0, 0), at(10, 30, 12, 0), at(11, 1, 0, 0)], now), [
+    "12:00\n29 Nov",
+    "00:00\n30 Nov",
+    "12:00",
+    "00:00\n1 Dec",
+  ]);
 });

@@ -166,3 +166,19 @@ export function topRows(answer) {
 export function legendValue(value) {
   return value === null || value === undefined ? "no sample" : value.toFixed(value >= 10 ? 0 : 1);
 }
+
+// The time axis in 24-hour local time: seconds when ticks are under a minute apart, and the
+// day under the first tick and under each tick where the day changes, unless it is today.
+export function axisLabels(splits, now) {
+  const seconds = splits.length > 1 && splits[1] - splits[0] < 60;
+  let day = null;
+  return splits.map((t) => {
+    const date = new Date(t * 1000);
+    const time = `${pad(date.getHours())}:${pad(date.getMinutes())}${seconds ? `:${pad(date.getSeconds())}` : ""}`;
+    const thisDay = `${date.getDate()} ${MONTHS[date.getMonth()]}`;
+    const today = thisDay === `${now.getDate()} ${MONTHS[now.getMonth()]}` && date.getFullYear() === now.getFullYear();
+    const label = thisDay !== day && !(day === null && today) ? `${time}\n${thisDay}` : time;
+    day = thisDay;
+    return label;
+  });
+}
