@@ -52,35 +52,43 @@ test("the chart stacks the series and keeps each one's own value", () => {
   assert.deepEqual(data.total, [4, 12, 0.5]);
 });
 
-test("a gap is a gap (null), never zero load; an empty bucket while sampling is zero", () => {
+test("a bucket with no point had no sample: null, drawn as a gap, never as zero load", () => {
   const data = chartData({
     from: 0,
     to: 10,
     step: 1,
-    series: [{ key: "CPU", points: [[0, 2], [1, 2], [6, 1], [7, 1]] }],
-    gaps: [[2, 5]], // sampling stopped after t=1 and resumed... its next sample found nothing
+    // As the agent answers: every sampled bucket has a point for every key, 0 included.
+    series: [
+      { key: "CPU", points: [[0, 2], [1, 2], [6, 1], [7, 1], [8, 0]] },
+      { key: "IO", points: [[0, 0], [1, 1], [6, 0], [7, 0], [8, 0]] },
+    ],
+    gaps: [[2, 6]],
   });
   assert.deepEqual(data.times, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  assert.deepEqual(data.raw[0], [2, 2, null, null, null, 0, 1, 1, 0, 0]);
-  assert.deepEqual(data.stacked[0], data.raw[0]);
-  assert.deepEqual(data.total.slice(2, 5), [null, null, null]);
+  assert.deepEqual(data.raw[0], [2, 2, null, null, null, null, 1, 1, 0, null]); // 9: not yet sampled
+  assert.deepEqual(data.stacked[1], [2, 3, null, null, null, null, 1, 1, 0, null]);
+  assert.deepEqual(data.total, [2, 3, null, null, null, null, 1, 1, 0, null]);
+  assert.deepEqual(data.gaps, [[2, 6]]); // kept, for the chart to shade
 });
 
-test("a bucket partly in a gap keeps its point when it has one", () => {
+test("in a sampled bucket, a key with no point had no session", () => {
   const data = chartData({
     from: 0,
-    to: 20,
-    step: 10,
-    series: [{ key: "IO", points: [[0, 4]] }],
-    gaps: [[5, 30]],
+    to: 8,
+    step: 4,
+    series: [{ key: "Lock", points: [[4, 3]] }, { key: "CPU", points: [[0, 1]] }],
+    gaps: [],
   });
-  assert.deepEqual(data.raw[0], [4, null]);
+  assert.deepEqual(data.raw, [[1, 0], [0, 3]]);
 });
 
 test("the buckets follow the answer's own stride even when from is not on it", () => {
-  const data = chartData({ from: 3, to: 15, step: 4, series: [{ key: "CPU", points: [[6, 1]] }], gaps: [] });
-  assert.deepEqual(data.times, [6, 10, 14]);
-  assert.deepEqual(data.raw[0], [1, 0, null]); // 14..18 is still being filled at 15
+  const data = chartData({ from: 3, to: 15, step: 4, series: [{ key: "CPU", points: [[4, 1], [8, 2]] }], gaps: [] });
+  assert.deepEqual(data.times, [4, 8, 12]);
+  assert.deepEqual(data.raw[0], [1, 2, null]);
+  const earlier = chartData({ from: 3, to: 15, step: 4, series: [{ key: "CPU", points: [[0, 1], [8, 2]] }], gaps: [] });
+  assert.deepEqual(earlier.times, [0, 4, 8, 12]); // 0..4 holds from: the agent aligns buckets on the step
+  assert.deepEqual(earlier.raw[0], [1, null, 2, null]);
   const empty = chartData({ from: 0, to: 3, step: 1, series: [], gaps: [[0, 3]] });
   assert.deepEqual(empty.times, [0, 1, 2]);
   assert.deepEqual(empty.keys, []);
@@ -92,7 +100,7 @@ test("a click picks one second, a drag a window shown at its busiest moment", ()
     from: 0,
     to: 40,
     step: 4,
-    series: [{ key: "Lock", points: [[8, 1], [12, 9], [16, 10], [20, 2]] }],
+    series: [{ key: "Lock", points: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36].map((t) => [t, { 8: 1, 12: 9, 16: 10, 20: 2 }[t] || 0]) }],
     gaps: [],
   });
   assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, window: null });

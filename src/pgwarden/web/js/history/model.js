@@ -71,8 +71,6 @@ export function colorOf(key, index) {
   return COLORS[key] || OTHER_COLORS[index % OTHER_COLORS.length];
 }
 
-const overlapsGap = (start, end, gaps) => gaps.some(([from, to]) => from < end && to > start);
-
 // One column per bucket in [from, to) on the stride of the answer's points, and one per point.
 function bucketTimes(answer, pointTimes) {
   const step = answer.step;
@@ -84,28 +82,25 @@ function bucketTimes(answer, pointTimes) {
 }
 
 // /history/load's answer as the columns a stacked chart draws: `raw[i][j]` is key i's load in
-// bucket j; `stacked[i][j]` the sum of keys 0..i (the top edge of band i). A bucket with no
-// point in any series is 0 when the agent was sampling, null (drawn as a gap) when it falls in
-// one of the answer's gaps or is the bucket still being filled at the window's end.
+// bucket j, `stacked[i][j]` the sum of keys 0..i (the top edge of band i). A bucket where no
+// series has a point had no sample (a gap, before the history began, or not yet taken): null,
+// drawn as a gap, never as zero load. In a sampled bucket a key without a point had none.
 export function chartData(answer) {
-  const step = answer.step;
-  const gaps = answer.gaps || [];
   const keys = orderKeys(answer.series.map((series) => series.key));
   const byKey = new Map(answer.series.map((series) => [series.key, new Map(series.points)]));
   const pointTimes = [...new Set(answer.series.flatMap((series) => series.points.map(([t]) => t)))].sort((a, b) => a - b);
   const times = bucketTimes(answer, pointTimes);
   const sampled = new Set(pointTimes);
-  const missing = times.map((t) => !sampled.has(t) && (overlapsGap(t, t + step, gaps) || t + step > answer.to));
   const raw = keys.map((key) => {
     const points = byKey.get(key);
-    return times.map((t, j) => (missing[j] ? null : points.get(t) ?? 0));
+    return times.map((t) => (sampled.has(t) ? points.get(t) ?? 0 : null));
   });
   const stacked = [];
   raw.forEach((values, i) => {
     stacked.push(values.map((value, j) => (value === null ? null : value + (i ? stacked[i - 1][j] : 0))));
   });
-  const total = times.map((_, j) => (missing[j] ? null : raw.reduce((sum, values) => sum + values[j], 0)));
-  return { times, keys, raw, stacked, total, gaps, step, from: answer.from, to: answer.to };
+  const total = times.map((t, j) => (sampled.has(t) ? raw.reduce((sum, values) => sum + values[j], 0) : null));
+  return { times, keys, raw, stacked, total, gaps: answer.gaps || [], step: answer.step, from: answer.from, to: answer.to };
 }
 
 // Where the stack is highest in [from, to): the moment a dragged window's views are shown at.
