@@ -1,0 +1,125 @@
+"""The History tab in a real headless Chromium: a lock wait the real agent recorded, replayed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.remote.webelement import WebElement
+
+from pgwarden.cluster import Cluster
+from tests.e2e.browser import Page
+from tests.helpers import ADMIN_PASSWORD, Agent, Sessions, wait_until
+
+# The Lock band's fill: #e03131 at 80 % over the white page.
+LOCK_FILL = tuple(round(0.8 * c + 0.2 * 255) for c in (0xE0, 0x31, 0x31))
+HOLD_SECONDS = 6  # long enough for a click to land inside it on a 1-hour chart
+
+# Pixels of the chart's canvas drawn in a colour close to the given one (the Lock band).
+COLOURED_PIXELS = """
+const [canvas, r, g, b] = arguments;
+const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+let n = 0;
+const near = (value, wanted) => Math.abs(value - wanted) < 40;
+for (let i = 0; i < data.length; i += 4) {
+  if (near(data[i], r) && near(data[i + 1], g) && near(data[i + 2], b)) n += 1;
+}
+return n;
+"""
+
+
+def chart_offset(page: Page, over: WebElement, at: float) -> int:
+    """The x offset from the plot's centre (Selenium's origin) where the chart draws `at`."""
+    holder = page.find("#history-chart")
+    start = float(holder.get_attribute("data-from") or 0)
+    end = float(holder.get_attribute("data-to") or 0)
+    width = float(over.rect["width"])
+    return round((at - start) / (end - start) * width - width / 2)
+
+
+def open_history(page: Page, wanted_key: str) -> WebElement:
+    page.tab("history")
+    page.wait(
+        lambda: wanted_key in (page.find("#history-chart").get_attribute("data-keys") or ""),
+        f"the chart with {wanted_key} load",
+    )
+    return page.wait(lambda: page.find("#history-chart .u-over"), "the chart's plot area")
+
+
+def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
+    page: Page, sessions: Sessions, cluster: Cluster, agent: Agent
+) -> None:
+    table = f"e2e_history_{uuid.uuid4().hex[:8]}"
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int)")
+    holder = sessions.open(f"e2e-history-holder-{uuid.uuid4().hex[:6]}")
+    waiter_app = f"e2e-history-waiter-{uuid.uuid4().hex[:6]}"
+    waiter = sessions.open(waiter_app)
+    holder.run("BEGIN")
+    holder.run(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    waited = waiter.submit(f"SELECT count(*) FROM {table}")
+    began = time.time()
+    with agent.session_client() as client:  # the agent sees the wait before the clock runs
+        wait_until(
+            lambda: any(
+                r["pid"] == waiter.pid for r in client.get("/activity/waiting").json()["rows"]
+            ),
+            what="the waiter in /activity/waiting",
+        )
+    time.sleep(HOLD_SECONDS)
+    middle = (began + time.time()) / 2
+    holder.run("COMMIT")
+    waited.result(timeout=10)
+    time.sleep(2)  # a few samples after the release
+
+    page.logged_in("admin", ADMIN_PASSWORD)
+    over = open_history(page, "Lock")
+    canvas = page.find("#history-chart canvas")
+    lock_pixels = page.script(COLOURED_PIXELS, canvas, *LOCK_FILL)
+    assert isinstance(lock_pixels, int) and lock_pixels > 0, "no Lock band drawn"
+
+    # A click at the middle of the wait: the sessions as they were then, under the banner.
+    ActionChains(page.driver).move_to_element_with_offset(
+        over, chart_offset(page, over, middle), 0
+    ).click().perform()
+    page.wait(lambda: page.visible("#history-banner"), "the History banner")
+    banner = page.text("#history-banner-text")
+    assert banner.startswith("History: as at "), banner
+    page.tab("blocking")
+    page.wait(lambda: set(page.shown_pids()) >= {holder.pid, waiter.pid}, "the tree as it was")
+    assert page.cell(holder.pid, "state") == "idle in transaction"
+    assert (page.cell(waiter.pid, "pid") or "").startswith("└")
+    assert "root" in (page.wait_row(holder.pid, "the holder").get_attribute("class") or "")
+    page.screenshot("web-history-blocking")
+    page.tab("waiting")
+    page.wait(lambda: waiter.pid in page.shown_pids(), "the waiter as it was")
+    assert page.cell(waiter.pid, "blockedBy") == str(holder.pid)
+    assert page.visible("#history-banner")  # still history, whatever the tab
+
+    # A drag over a window around it: the top lists of that window.
+    over = open_history(page, "Lock")
+    start, end = chart_offset(page, over, middle - 60), chart_offset(page, over, middle + 60)
+    ActionChains(page.driver).move_to_element_with_offset(
+        over, start, 0
+    ).click_and_hold().move_by_offset(end - start, 0).release().perform()
+
+    def top(by: str) -> list[str]:
+        return [td.text for td in page.all(f'#history-tops section[data-by="{by}"] td.top-key')]
+
+    page.wait(
+        lambda: (
+            page.text("#history-tops-title").startswith("Top of ")
+            and "last" not in page.text("#history-tops-title")
+        ),
+        "the window's tops",
+    )
+    page.wait(lambda: waiter_app in top("application"), "the waiter's application in the tops")
+    assert any(key.startswith("Lock") for key in top("wait_event")), top("wait_event")
+    assert f"SELECT count(*) FROM {table}" in top("query")
+    assert waiter.conn.info.user in top("user"), top("user")
+    page.screenshot("web-history")
+
+    page.find("#history-live").click()
+    page.wait(lambda: not page.visible("#history-banner"), "back to live")
+    assert page.console_errors() == []
