@@ -1,5 +1,6 @@
 // node --test: the History tab's pure logic (src/pgwarden/web/history/model.js).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
@@ -103,13 +104,13 @@ test("a click picks one second, a drag a window shown at its busiest moment", ()
     series: [{ key: "Lock", points: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36].map((t) => [t, { 8: 1, 12: 9, 16: 10, 20: 2 }[t] || 0]) }],
     gaps: [],
   });
-  assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, window: null });
-  assert.deepEqual(pick(data, 21.2, 6.5), { at: 18, window: { from: 6, to: 22 } });
+  assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, span: null });
+  assert.deepEqual(pick(data, 21.2, 6.5), { at: 18, span: { from: 6, to: 22 } });
   assert.equal(busiestTime(data, 0, 12), 10); // bucket 8..12, the only one with load
   assert.equal(busiestTime(data, 30, 40), 30); // all zero: the first bucket that overlaps, clamped
   const gapped = chartData({ from: 0, to: 8, step: 4, series: [], gaps: [[0, 8]] });
   assert.equal(busiestTime(gapped, 0, 8), null);
-  assert.deepEqual(pick(gapped, 1, 7), { at: 7, window: { from: 1, to: 7 } });
+  assert.deepEqual(pick(gapped, 1, 7), { at: 7, span: { from: 1, to: 7 } });
 });
 
 test("times read as local wall-clock time, with the day when it is not today", () => {
@@ -153,4 +154,12 @@ test("the time axis is 24-hour local time, with the day where it changes", () =>
     "12:00",
     "00:00\n1 Dec",
   ]);
+});
+
+test("model.js touches no DOM and no browser API", () => {
+  const code = readFileSync(new URL("../../src/pgwarden/web/js/history/model.js", import.meta.url), "utf8")
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("//"))
+    .join("\n");
+  assert.doesNotMatch(code, /\b(document|window|localStorage|sessionStorage|EventSource|requestAnimationFrame|fetch)\b/);
 });

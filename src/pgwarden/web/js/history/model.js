@@ -44,13 +44,13 @@ export function rangeWindow(id, nowMs) {
   return { from: to - rangeById(id).seconds, to };
 }
 
-export function loadPath(window) {
-  const query = new URLSearchParams({ from: String(window.from), to: String(window.to), by: "wait_event_type" });
+export function loadPath(span) {
+  const query = new URLSearchParams({ from: String(span.from), to: String(span.to), by: "wait_event_type" });
   return `/history/load?${query}`;
 }
 
-export function topPath(window, by, limit = 10) {
-  const query = new URLSearchParams({ from: String(window.from), to: String(window.to), by, limit: String(limit) });
+export function topPath(span, by, limit = 10) {
+  const query = new URLSearchParams({ from: String(span.from), to: String(span.to), by, limit: String(limit) });
   return `/history/top?${query}`;
 }
 
@@ -120,10 +120,10 @@ export function busiestTime(data, from, to) {
 export function pick(data, startSeconds, endSeconds) {
   const a = Math.min(startSeconds, endSeconds);
   const b = Math.max(startSeconds, endSeconds);
-  if (b - a < 1) return { at: Math.round(a), window: null };
-  const window = { from: Math.floor(a), to: Math.ceil(b) };
-  const at = busiestTime(data, window.from, window.to);
-  return { at: at === null ? window.to : at, window };
+  if (b - a < 1) return { at: Math.round(a), span: null };
+  const span = { from: Math.floor(a), to: Math.ceil(b) };
+  const at = busiestTime(data, span.from, span.to);
+  return { at: at === null ? span.to : at, span };
 }
 
 const pad = (n) => String(n).padStart(2, "0");
@@ -137,11 +137,11 @@ export function moment(date, now) {
   return sameDay ? time : `${DAYS[date.getDay()]} ${date.getDate()} ${MONTHS[date.getMonth()]} ${date.getFullYear()} ${time}`;
 }
 
-export function bannerText(sampledAt, now, window = null) {
+export function bannerText(sampledAt, now, span = null) {
   const text = `History: as at ${moment(new Date(sampledAt), now)}`;
-  if (!window) return text;
-  const from = moment(new Date(window.from * 1000), now);
-  const to = moment(new Date(window.to * 1000), now);
+  if (!span) return text;
+  const from = moment(new Date(span.from * 1000), now);
+  const to = moment(new Date(span.to * 1000), now);
   return `${text}, the busiest moment of ${from} – ${to}`;
 }
 

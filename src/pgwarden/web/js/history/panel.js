@@ -109,7 +109,7 @@ export function createHistoryPanel() {
     parts: null,
     section: null,
     range: rangeById(localStorage.getItem(RANGE_KEY) || "1h").id,
-    window: null, // the range's {from, to} as last loaded
+    span: null, // the range's {from, to} as last loaded
     data: null,
     chart: null,
     picked: null, // {at, window} of the pick shown, if any
@@ -143,7 +143,7 @@ export function createHistoryPanel() {
       const right = u.valToPos(Math.min(to, state.data.to), "x", true);
       if (right > left) ctx.fillRect(left, top, right - left, height);
     }
-    if (state.picked && !state.picked.window) {
+    if (state.picked && !state.picked.span) {
       const x = Math.round(u.valToPos(state.picked.at, "x", true));
       ctx.strokeStyle = PICK_STROKE;
       ctx.lineWidth = 2 * uPlot.pxRatio;
@@ -235,16 +235,16 @@ export function createHistoryPanel() {
 
   async function load() {
     const generation = (state.generation += 1);
-    const window = rangeWindow(state.range, Date.now());
+    const span = rangeWindow(state.range, Date.now());
     say("Loading…");
     state.section.setAttribute("aria-busy", "true");
     try {
-      const answer = await state.context.api(loadPath(window));
+      const answer = await state.context.api(loadPath(span));
       if (generation !== state.generation) return;
-      state.window = window;
+      state.span = span;
       draw(chartData(answer));
       say(state.data.keys.length ? "" : "No session was recorded in this window.");
-      await loadTops(state.picked && state.picked.window ? state.picked.window : window, generation);
+      await loadTops(state.picked && state.picked.span ? state.picked.span : span, generation);
     } catch (error) {
       if (generation === state.generation) failed(error, "History cannot be read");
     } finally {
@@ -252,13 +252,13 @@ export function createHistoryPanel() {
     }
   }
 
-  async function loadTops(window, generation = state.generation) {
-    const answers = await Promise.all(TOPS.map((top) => state.context.api(topPath(window, top.by))));
+  async function loadTops(span, generation = state.generation) {
+    const answers = await Promise.all(TOPS.map((top) => state.context.api(topPath(span, top.by))));
     if (generation !== state.generation) return;
     state.parts.tops.replaceChildren(...TOPS.map((top, i) => topTable(top, topRows(answers[i]))));
     const now = new Date();
-    state.parts.topsTitle.textContent = state.picked && state.picked.window
-      ? `Top of ${moment(new Date(window.from * 1000), now)} – ${moment(new Date(window.to * 1000), now)}`
+    state.parts.topsTitle.textContent = state.picked && state.picked.span
+      ? `Top of ${moment(new Date(span.from * 1000), now)} – ${moment(new Date(span.to * 1000), now)}`
       : `Top of the last ${rangeById(state.range).label}`;
   }
 
@@ -273,7 +273,7 @@ export function createHistoryPanel() {
       say("");
       if (state.chart) state.chart.redraw(false, false);
       state.context.showHistory({ ...picked, snapshot });
-      if (picked.window) await loadTops(picked.window, generation);
+      if (picked.span) await loadTops(picked.span, generation);
     } catch (error) {
       // A 404 says there was no sample then, or the gap it falls in: the agent's sentence.
       if (generation === state.generation) failed(error, "History cannot be read");
@@ -282,12 +282,12 @@ export function createHistoryPanel() {
 
   // Back to live: the pick is forgotten, the tops are the range's again.
   function forget() {
-    const hadWindow = Boolean(state.picked && state.picked.window);
+    const hadWindow = Boolean(state.picked && state.picked.span);
     state.picked = null;
     if (!state.chart) return;
     state.chart.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
     state.chart.redraw(false, false);
-    if (hadWindow && state.window) loadTops(state.window).catch((error) => failed(error, "History cannot be read"));
+    if (hadWindow && state.span) loadTops(state.span).catch((error) => failed(error, "History cannot be read"));
   }
 
   function markRange() {
