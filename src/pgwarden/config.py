@@ -125,6 +125,26 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    enabled: bool = key(True, "Record every backend that is not idle, for incident replay.")
+    interval: float = key(
+        1.0, "Seconds between two samples kept in the history.", minimum=0.1, maximum=60
+    )
+    path: Path = key(Path("history.sqlite3"), "SQLite file of the history.")
+    keep: int = key(
+        7 * 86400, "Seconds of raw samples kept (whole hours are dropped).", minimum=3600
+    )
+    keep_rollups: int = key(
+        90 * 86400, "Seconds of per-minute rollups kept (whole days are dropped).", minimum=86400
+    )
+    max_bytes: int = key(
+        1 << 30,
+        "Hard size cap of the history file; the oldest hours of raw samples go first.",
+        minimum=1 << 20,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     postgresql: PostgresConfig = field(default_factory=PostgresConfig)
@@ -132,6 +152,7 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     guards: GuardsConfig = field(default_factory=GuardsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     source: Path | None = None
 
 
