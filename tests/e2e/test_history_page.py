@@ -14,7 +14,13 @@ from tests.helpers import ADMIN_PASSWORD, Agent, Sessions, wait_until
 
 # The Lock band's fill: #e03131 at 80 % over the white page.
 LOCK_FILL = tuple(round(0.8 * c + 0.2 * 255) for c in (0xE0, 0x31, 0x31))
-HOLD_SECONDS = 6  # long enough for a click to land inside it on a 1-hour chart
+HOLD_SECONDS = 6
+# The live page's feed, which fails over to polling where the agent does not stream; and the
+# icon Chromium asks for on the JSON page the fixture opens first (the page itself has one).
+LIVE_FEED = (
+    "/activity/stream",
+    "/activity/snapshot",
+)  # long enough for a click to land inside it on a 1-hour chart
 
 # Pixels of the chart's canvas drawn in a colour close to the given one (the Lock band).
 COLOURED_PIXELS = """
@@ -41,7 +47,10 @@ def chart_offset(page: Page, over: WebElement, at: float) -> int:
 def open_history(page: Page, wanted_key: str) -> WebElement:
     page.tab("history")
     page.wait(
-        lambda: wanted_key in (page.find("#history-chart").get_attribute("data-keys") or ""),
+        lambda: (
+            page.find("#panel-history").get_attribute("aria-busy") == "false"
+            and wanted_key in (page.find("#history-chart").get_attribute("data-keys") or "")
+        ),
         f"the chart with {wanted_key} load",
     )
     return page.wait(lambda: page.find("#history-chart .u-over"), "the chart's plot area")
@@ -99,7 +108,8 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
 
     # A drag over a window around it: the top lists of that window.
     over = open_history(page, "Lock")
-    start, end = chart_offset(page, over, middle - 60), chart_offset(page, over, middle + 60)
+    until = float(page.find("#history-chart").get_attribute("data-to") or 0) - 1
+    start, end = chart_offset(page, over, middle - 30), chart_offset(page, over, until)
     ActionChains(page.driver).move_to_element_with_offset(
         over, start, 0
     ).click_and_hold().move_by_offset(end - start, 0).release().perform()
@@ -122,4 +132,12 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
 
     page.find("#history-live").click()
     page.wait(lambda: not page.visible("#history-banner"), "back to live")
-    assert page.console_errors() == []
+    errors = page.console_errors()
+    with agent.session_client() as client:  # issue 14's live routes, which this agent may lack
+        missing = LIVE_FEED if client.get("/activity/snapshot").status_code == 404 else ()
+    ignored = (
+        "/favicon.ico ",
+        *(f"{path}?" for path in missing),
+        *(f"{path} " for path in missing),
+    )
+    assert [e for e in errors if not any(part in e for part in ignored)] == []

@@ -88,6 +88,11 @@ async function pollSnapshot() {
 // waiter under the first of its blockers (no cycle detection: an agent's forest has it).
 async function snapshotFromViews() {
   const [running, waiting, blocking] = await Promise.all([api("/activity"), api("/activity/waiting"), api("/activity/blocking")]);
+  return { taken_at: null, running, waiting, blocking, tree: forestFromViews(waiting, blocking) };
+}
+
+// TEMPORARY as well: the forest of a snapshot that came without one (/history/snapshot too).
+function forestFromViews(waiting, blocking) {
   const nodes = new Map();
   const node = (pid) => nodes.get(pid) || nodes.set(pid, { id: pid, pid, children: [], waiting_behind: 0, parent: null }).get(pid);
   for (const row of blocking.rows) node(row.pid);
@@ -106,7 +111,7 @@ async function snapshotFromViews() {
   };
   for (const n of nodes.values()) n.waiting_behind = behind(n);
   for (const n of nodes.values()) delete n.parent;
-  return { taken_at: null, running, waiting, blocking, tree: roots };
+  return roots;
 }
 
 const feed = new Feed({
@@ -300,7 +305,9 @@ function buildTabBar() {
 function showHistory(picked) {
   view.history = picked;
   view.selected.clear();
-  view.model = buildModel(picked.snapshot, Date.parse(picked.snapshot.sampled_at));
+  const recorded = picked.snapshot;
+  const snapshot = recorded.tree ? recorded : { ...recorded, tree: forestFromViews(recorded.waiting, recorded.blocking) };
+  view.model = buildModel(snapshot, Date.parse(recorded.sampled_at));
   $("history-banner-text").textContent = bannerText(picked.snapshot.sampled_at, new Date(), picked.span);
   $("history-banner").hidden = false;
   rebuild();

@@ -314,8 +314,9 @@ export function createHistoryPanel() {
       state.parts.reload.addEventListener("click", () => load());
       window.addEventListener("resize", resize);
     },
+    // Loaded afresh on each visit, unless a picked moment is being looked at.
     show() {
-      load();
+      if (!state.data || !state.picked) load();
     },
     hide() {},
     forget,
