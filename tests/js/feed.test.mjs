@@ -38,7 +38,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 // What the page needs of an EventSource: listeners, readyState, close().
 class FakeStream {
   constructor() {
-    this.listeners = { snapshot: [], error: [] };
+    this.listeners = { snapshot: [], unavailable: [], end: [], error: [] };
     this.readyState = 0;
     this.closed = false;
   }
@@ -52,6 +52,9 @@ class FakeStream {
   send(snapshot) {
     this.readyState = 1;
     for (const fn of this.listeners.snapshot) fn({ data: JSON.stringify(snapshot) });
+  }
+  emit(type, data) {
+    for (const fn of this.listeners[type]) fn({ data });
   }
   fail(readyState) {
     this.readyState = readyState;
@@ -75,7 +78,7 @@ function staged({ poll = async () => ({ via: "poll" }) } = {}) {
       polls += 1;
       return poll();
     },
-    silenceMs: () => 2000,
+    silenceMs: (gapMs) => 2 * Math.max(1000, gapMs ?? 0),
     pollMs: () => 1000,
     onDelivery: (delivery) => deliveries.push({ ...delivery, snapshot: delivery.read() }),
     onError: (error) => errors.push(error),
@@ -171,5 +174,48 @@ test("a paused page parses nothing: a delivery is read only when shown", async (
   stream.listeners.snapshot[0]({ data: "{not json" });
   assert.equal(kept.length, 1);
   assert.throws(() => kept[0].read(), SyntaxError);
+  feed.stop();
+});
+
+test("PostgreSQL unavailable for a tick: the stream says so and stays; a snapshot clears it", async () => {
+  const { clock, feed, streams, errors, deliveries, polls } = staged();
+  feed.start();
+  await clock.advance(1000);
+  streams[0].emit("unavailable", JSON.stringify({ error: "PostgreSQL is unavailable: connection refused" }));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].status, 503);
+  assert.equal(errors[0].message, "PostgreSQL is unavailable: connection refused");
+  await clock.advance(1000);
+  streams[0].send({ back: true });
+  await clock.advance(1500);
+  assert.equal(polls(), 0); // events kept coming: no fallback
+  assert.equal(deliveries.length, 1);
+  feed.stop();
+});
+
+test("the session ends: the agent says so, the feed stops and reports a 401", async () => {
+  const { clock, feed, streams, errors, polls } = staged();
+  feed.start();
+  streams[0].emit("end", JSON.stringify({ error: "Invalid session." }));
+  assert.deepEqual(errors.map((e) => [e.status, e.message]), [[401, "Invalid session."]]);
+  assert.equal(streams[0].closed, true);
+  await clock.advance(60000);
+  assert.equal(polls(), 0);
+  assert.equal(clock.timers.size, 0);
+});
+
+test("an agent sampling every 5 s: its gap between events sets how long silence may last", async () => {
+  const { clock, feed, streams, polls } = staged();
+  feed.start();
+  streams[0].send({ first: true });
+  await clock.advance(1900);
+  streams[0].send({ second: true }); // a gap of 1.9 s: silence up to 3.8 s
+  for (let i = 0; i < 3; i += 1) {
+    await clock.advance(3700);
+    streams[0].send({ later: i });
+  }
+  assert.equal(polls(), 0);
+  await clock.advance(7400); // the last gap was 3.7 s: two of them pass without an event
+  assert.equal(polls(), 1);
   feed.stop();
 });

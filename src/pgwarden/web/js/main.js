@@ -4,6 +4,7 @@
 import { api, currentSession, SESSION_KEY, Unreachable } from "./api.js";
 import { copyQuery, openConfirm, showQuery, showResults } from "./dom/dialogs.js";
 import { Grid } from "./dom/grid.js";
+import { renderOverview } from "./dom/overview.js";
 import { bannerText } from "./history/model.js";
 import { createHistoryPanel } from "./history/panel.js";
 import { Feed } from "./logic/feed.js";
@@ -117,7 +118,9 @@ function forestFromViews(waiting, blocking) {
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
   poll: pollSnapshot,
-  silenceMs: () => 2000 * prefs.interval,
+  // Two intervals without an event: the page's own, or the agent's ([sampler] interval) as
+  // seen between its events, whichever is longer.
+  silenceMs: (gapMs) => 2 * Math.max(1000 * prefs.interval, gapMs ?? 0),
   pollMs: () => 1000 * prefs.interval,
   onDelivery: (delivery) => {
     view.delivery = delivery;
@@ -132,6 +135,8 @@ function renderIfDue() {
   if (!view.profile || !view.delivery || performance.now() < view.nextDue || pauseReason()) return;
   const delivery = view.delivery;
   view.delivery = null;
+  // The page's own time: from the event, or from when the interval let it show it.
+  const began = Math.max(delivery.arrived, view.nextDue);
   let snapshot;
   try {
     snapshot = delivery.read();
@@ -142,14 +147,16 @@ function renderIfDue() {
   view.lastUpdated = new Date();
   view.nextDue = performance.now() + prefs.interval * 1000 - 100; // a tick early beats a tick late
   setBanner(null);
+  renderOverview($("overview"), view.model.overview);
   rebuild();
   $("scroller").setAttribute("aria-busy", "false");
   updateStatus();
   // The latest figures only, for the browser's profiler and bench/web_page.py: from the
-  // snapshot's arrival to the table updated, and to the next frame (painted).
+  // snapshot's arrival to the table updated (parsing included), and to the next frame.
+  const detail = { via: delivery.via, rows: grid.rows.length };
   performance.clearMeasures();
-  performance.measure("pgwarden:render", { start: delivery.arrived });
-  requestAnimationFrame(() => setTimeout(() => performance.measure("pgwarden:painted", { start: delivery.arrived }), 0));
+  performance.measure("pgwarden:render", { start: began, detail });
+  requestAnimationFrame(() => setTimeout(() => performance.measure("pgwarden:painted", { start: began, detail }), 0));
 }
 
 function showFailure(error) {
@@ -308,6 +315,7 @@ function showHistory(picked) {
   const recorded = picked.snapshot;
   const snapshot = recorded.tree ? recorded : { ...recorded, tree: forestFromViews(recorded.waiting, recorded.blocking) };
   view.model = buildModel(snapshot, Date.parse(recorded.sampled_at));
+  renderOverview($("overview"), view.model.overview); // the recorded one, if any: not the live strip
   $("history-banner-text").textContent = bannerText(picked.snapshot.sampled_at, new Date(), picked.span);
   $("history-banner").hidden = false;
   rebuild();

@@ -6,13 +6,31 @@
 // A delivery is {read(), arrived, via}: `read()` parses on demand, so a page that is paused
 // keeps only the latest event's text and parses nothing it will not show.
 
+// A failure the stream reported: `status` as the same failure of a request would have.
+export class FeedError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function messageOf(data, fallback) {
+  try {
+    const said = JSON.parse(data);
+    return said && typeof said.error === "string" ? said.error : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
 // The value of EventSource.CLOSED: the browser gave up on the stream.
 const CLOSED = 2;
 
 export class Feed {
   // openStream(): a new EventSource-like object; poll(): a promise of a snapshot;
-  // silenceMs(): how long without an event before polling (two intervals); pollMs(): the
-  // poll period; onDelivery(delivery); onError(error) for a failed poll.
+  // silenceMs(gapMs): how long without an event before polling (two intervals; gapMs is the
+  // last gap seen between events, or null); pollMs(): the poll period; onDelivery(delivery);
+  // onError(error): a failed poll, or what the stream said went wrong (`status` 503 or 401).
   constructor({ openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs = 60000 }) {
     Object.assign(this, { openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs });
     this.source = null;
@@ -23,6 +41,8 @@ export class Feed {
     this.retryTimer = null;
     this.inFlight = false;
     this.mode = "stopped"; // "stream", "poll"
+    this.lastHeard = null;
+    this.gapMs = null; // between the last two events: the agent's sampling interval
   }
 
   start() {
@@ -51,16 +71,30 @@ export class Feed {
 
   connect() {
     this.closeStream();
+    this.lastHeard = null;
     const source = this.openStream();
     this.source = source;
     source.addEventListener("snapshot", (event) => {
       if (source !== this.source) return;
       const arrived = this.now();
       const data = event.data;
-      this.armWatchdog();
+      this.heard();
       if (this.polling) this.stopPolling(); // the stream gets through (again)
       this.mode = "stream";
       this.onDelivery({ read: () => JSON.parse(data), arrived, via: "stream" });
+    });
+    // No snapshot this interval (PostgreSQL is unavailable): the stream itself is fine.
+    source.addEventListener("unavailable", (event) => {
+      if (source !== this.source) return;
+      this.heard();
+      this.onError(new FeedError(503, messageOf(event.data, "PostgreSQL is unavailable.")));
+    });
+    // The session is over (logged out, expired): the agent says so, then closes the stream.
+    source.addEventListener("end", (event) => {
+      if (source !== this.source) return;
+      const error = new FeedError(401, messageOf(event.data, "Invalid session."));
+      this.stop();
+      this.onError(error);
     });
     source.addEventListener("error", () => {
       if (source !== this.source) return;
@@ -71,12 +105,20 @@ export class Feed {
     this.armWatchdog();
   }
 
+  // An event came: the stream gets through. The gap between events is the agent's interval.
+  heard() {
+    const at = this.now();
+    if (this.lastHeard !== null) this.gapMs = at - this.lastHeard;
+    this.lastHeard = at;
+    this.armWatchdog();
+  }
+
   armWatchdog() {
     if (this.watchdog !== null) this.timers.clearTimeout(this.watchdog);
     this.watchdog = this.timers.setTimeout(() => {
       this.watchdog = null;
       this.fallBack();
-    }, this.silenceMs());
+    }, this.silenceMs(this.gapMs));
   }
 
   closeStream() {
