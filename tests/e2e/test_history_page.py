@@ -130,6 +130,22 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     assert waiter.conn.info.user in top("user"), top("user")
     page.screenshot("web-history")
 
+    # Zoomed to that window, second by second: a click lands on the second it is given.
+    before = page.find("#history-chart").get_attribute("data-from")
+    page.find("#history-zoom").click()
+    page.wait(lambda: page.find("#history-chart").get_attribute("data-from") != before, "zoomed")
+    over = open_history(page, "Lock")
+    assert page.find("#history-chart").get_attribute("data-step") == "1"
+    ActionChains(page.driver).move_to_element_with_offset(
+        over, chart_offset(page, over, middle), 0
+    ).click().perform()
+    # The sample at or before the second clicked: within the interval and a pixel of it.
+    near = {time.strftime("%H:%M:%S", time.localtime(middle + d)) for d in (-2, -1, 0, 1)}
+    page.wait(
+        lambda: page.text("#history-banner-text").removeprefix("History: as at ") in near, str(near)
+    )
+    page.screenshot("web-history-zoomed")
+
     page.find("#history-live").click()
     page.wait(lambda: not page.visible("#history-banner"), "back to live")
     errors = page.console_errors()

@@ -53,10 +53,14 @@ function layout(section) {
   }
   const reload = button("Reload", "history-reload");
   reload.title = "Load the range again, up to now";
+  const zoom = button("Zoom to the window", "history-zoom");
+  zoom.title = "Draw only the window dragged over, second by second where it is short";
+  zoom.hidden = true;
   bar.append(
     element("h2", { className: "history-title", text: "Load in average active sessions, by wait event type" }),
     ranges,
     reload,
+    zoom,
     element("span", { className: "history-hint", text: "Click a second, or drag over a window, to see the sessions as they were then." }),
   );
   const chart = element("div", { className: "history-chart", id: "history-chart" });
@@ -68,7 +72,7 @@ function layout(section) {
   section.classList.add("history");
   section.setAttribute("aria-label", "History");
   section.append(bar, chart, message, topsTitle, tops);
-  return { ranges, reload, chart, message, topsTitle, tops };
+  return { ranges, reload, zoom, chart, message, topsTitle, tops };
 }
 
 function topTable(top, rows) {
@@ -110,6 +114,7 @@ export function createHistoryPanel() {
     section: null,
     range: rangeById(localStorage.getItem(RANGE_KEY) || "1h").id,
     span: null, // the range's {from, to} as last loaded
+    zoom: null, // the {from, to} drawn instead of the range, after "Zoom to the window"
     data: null,
     chart: null,
     picked: null, // {at, window} of the pick shown, if any
@@ -235,7 +240,7 @@ export function createHistoryPanel() {
 
   async function load() {
     const generation = (state.generation += 1);
-    const span = rangeWindow(state.range, Date.now());
+    const span = state.zoom || rangeWindow(state.range, Date.now());
     say("Loading…");
     state.section.setAttribute("aria-busy", "true");
     try {
@@ -259,7 +264,9 @@ export function createHistoryPanel() {
     const now = new Date();
     state.parts.topsTitle.textContent = state.picked && state.picked.span
       ? `Top of ${moment(new Date(span.from * 1000), now)} – ${moment(new Date(span.to * 1000), now)}`
-      : `Top of the last ${rangeById(state.range).label}`;
+      : state.zoom
+        ? `Top of ${moment(new Date(span.from * 1000), now)} – ${moment(new Date(span.to * 1000), now)}`
+        : `Top of the last ${rangeById(state.range).label}`;
   }
 
   // ---------------------------------------------------------------- picks
@@ -270,6 +277,7 @@ export function createHistoryPanel() {
       const snapshot = await state.context.api(snapshotPath(picked.at));
       if (generation !== state.generation) return;
       state.picked = picked;
+      state.parts.zoom.hidden = !picked.span;
       say("");
       if (state.chart) state.chart.redraw(false, false);
       state.context.showHistory({ ...picked, snapshot });
@@ -284,6 +292,7 @@ export function createHistoryPanel() {
   function forget() {
     const hadWindow = Boolean(state.picked && state.picked.span);
     state.picked = null;
+    state.parts.zoom.hidden = true;
     if (!state.chart) return;
     state.chart.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
     state.chart.redraw(false, false);
@@ -292,7 +301,7 @@ export function createHistoryPanel() {
 
   function markRange() {
     for (const choice of state.parts.ranges.children) {
-      choice.setAttribute("aria-pressed", String(choice.dataset.range === state.range));
+      choice.setAttribute("aria-pressed", String(!state.zoom && choice.dataset.range === state.range));
     }
   }
 
@@ -306,12 +315,20 @@ export function createHistoryPanel() {
         const range = event.target.dataset.range;
         if (!range) return;
         state.range = range;
+        state.zoom = null;
         localStorage.setItem(RANGE_KEY, range);
         markRange();
         if (state.picked) context.live();
         load();
       });
       state.parts.reload.addEventListener("click", () => load());
+      state.parts.zoom.addEventListener("click", () => {
+        if (!state.picked || !state.picked.span) return;
+        state.zoom = state.picked.span;
+        state.parts.zoom.hidden = true;
+        markRange();
+        load();
+      });
       window.addEventListener("resize", resize);
     },
     // Loaded afresh on each visit, unless a picked moment is being looked at.
