@@ -88,6 +88,26 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     lock_pixels = page.script(COLOURED_PIXELS, canvas, *LOCK_FILL)
     assert isinstance(lock_pixels, int) and lock_pixels > 0, "no Lock band drawn"
 
+    # A click where nothing was recorded says so, and stays live.
+    earlier_errors: list[str] = []
+    early = float(page.find("#history-chart").get_attribute("data-from") or 0) + 30
+    with agent.session_client() as client:
+        before_history = client.get("/history/snapshot", params={"at": early})
+    if before_history.status_code == 404:  # this agent has recorded for less than an hour
+        ActionChains(page.driver).move_to_element_with_offset(
+            over, chart_offset(page, over, early), 0
+        ).click().perform()
+        # The agent's own sentence (the second clicked is within a pixel of `early`).
+        why = before_history.json()["error"].split(": ", 1)[1]
+        page.wait(lambda: page.text("#history-message").endswith(f": {why}"), why)
+        assert page.text("#history-message").startswith("No sample at or before ")
+        # The browser logs that 404 as an error; it is the one expected, the rest are kept.
+        errors = page.console_errors()
+        answered = [e for e in errors if "/history/snapshot?at=" in e]
+        assert len(answered) == 1 and "404" in answered[0], answered
+        earlier_errors = [e for e in errors if e not in answered]
+        assert not page.visible("#history-banner")
+
     # A click at the middle of the wait: the sessions as they were then, under the banner.
     ActionChains(page.driver).move_to_element_with_offset(
         over, chart_offset(page, over, middle), 0
@@ -100,6 +120,7 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     assert page.cell(holder.pid, "state") == "idle in transaction"
     assert (page.cell(waiter.pid, "pid") or "").startswith("└")
     assert "root" in (page.wait_row(holder.pid, "the holder").get_attribute("class") or "")
+    assert not page.all("#grid-body input.select, #grid-body button[data-action]")  # no acting
     page.screenshot("web-history-blocking")
     page.tab("waiting")
     page.wait(lambda: waiter.pid in page.shown_pids(), "the waiter as it was")
@@ -146,9 +167,23 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     )
     page.screenshot("web-history-zoomed")
 
+    # A second typed in the "as at" field, to the second.
+    typed = int(began + 2)
+    page.script(
+        "document.getElementById('history-at').value = arguments[0];"
+        "document.getElementById('history-show').click();",
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(typed)),
+    )
+    near = {time.strftime("%H:%M:%S", time.localtime(typed + d)) for d in (-1, 0)}
+    page.wait(
+        lambda: page.text("#history-banner-text").removeprefix("History: as at ") in near, str(near)
+    )
+    page.tab("waiting")
+    page.wait(lambda: page.shown_pids() == [waiter.pid], "the waiter at the second typed")
+
     page.find("#history-live").click()
     page.wait(lambda: not page.visible("#history-banner"), "back to live")
-    errors = page.console_errors()
+    errors = earlier_errors + page.console_errors()
     with agent.session_client() as client:  # issue 14's live routes, which this agent may lack
         missing = LIVE_FEED if client.get("/activity/snapshot").status_code == 404 else ()
     ignored = (

@@ -9,11 +9,13 @@ import {
   busiestTime,
   chartData,
   legendValue,
+  localOfSeconds,
   loadPath,
   moment,
   orderKeys,
   pick,
   rangeWindow,
+  secondsOfLocal,
   snapshotPath,
   topPath,
   topRows,
@@ -162,4 +164,13 @@ test("model.js touches no DOM and no browser API", () => {
     .filter((line) => !line.trimStart().startsWith("//"))
     .join("\n");
   assert.doesNotMatch(code, /\b(document|window|localStorage|sessionStorage|EventSource|requestAnimationFrame|fetch)\b/);
+});
+
+test("the as-at field reads and writes local time to the second", () => {
+  const at = new Date(2026, 11, 1, 3, 12, 7) / 1000;
+  assert.equal(secondsOfLocal("2026-12-01T03:12:07"), at);
+  assert.equal(secondsOfLocal("2026-12-01T03:12"), at - 7);
+  assert.equal(localOfSeconds(at), "2026-12-01T03:12:07");
+  assert.equal(secondsOfLocal(localOfSeconds(at + 0.6)), at);
+  for (const bad of ["", null, "03:12:07", "2026-12-01 03:12:07", "2026-12-01T03:12:07Z"]) assert.equal(secondsOfLocal(bad), null);
 });

@@ -126,6 +126,21 @@ export function pick(data, startSeconds, endSeconds) {
   return { at: at === null ? span.to : at, span };
 }
 
+// The "as at" field's value (local time, "YYYY-MM-DDTHH:MM[:SS]") as Unix seconds, or null.
+export function secondsOfLocal(value) {
+  const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?$/.exec(value || "");
+  if (!match) return null;
+  const [year, month, day, hours, minutes, seconds] = match.slice(1).map((part) => Number(part || 0));
+  const date = new Date(year, month - 1, day, hours, minutes, seconds);
+  return Number.isNaN(date.getTime()) ? null : Math.floor(date.getTime() / 1000);
+}
+
+// The field's value for a moment: what the chart shows, so the field starts from a pick.
+export function localOfSeconds(seconds) {
+  const date = new Date(seconds * 1000);
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 const pad = (n) => String(n).padStart(2, "0");
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

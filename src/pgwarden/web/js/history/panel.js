@@ -11,10 +11,12 @@ import {
   colorOf,
   legendValue,
   loadPath,
+  localOfSeconds,
   moment,
   pick,
   rangeById,
   rangeWindow,
+  secondsOfLocal,
   snapshotPath,
   topPath,
   topRows,
@@ -56,11 +58,22 @@ function layout(section) {
   const zoom = button("Zoom to the window", "history-zoom");
   zoom.title = "Draw only the window dragged over, second by second where it is short";
   zoom.hidden = true;
+  // A second typed in, for a time read in an alert or a log, and for the keyboard.
+  const asAt = element("form", { className: "as-at", id: "history-as-at" });
+  const field = element("input", { id: "history-at" });
+  field.type = "datetime-local";
+  field.step = "1";
+  field.required = true;
+  field.setAttribute("aria-label", "As at (local time)");
+  const show = element("button", { text: "Show", id: "history-show" });
+  show.type = "submit";
+  asAt.append(element("span", { text: "As at" }), field, show);
   bar.append(
     element("h2", { className: "history-title", text: "Load in average active sessions, by wait event type" }),
     ranges,
     reload,
     zoom,
+    asAt,
     element("span", { className: "history-hint", text: "Click a second, or drag over a window, to see the sessions as they were then." }),
   );
   const chart = element("div", { className: "history-chart", id: "history-chart" });
@@ -72,7 +85,7 @@ function layout(section) {
   section.classList.add("history");
   section.setAttribute("aria-label", "History");
   section.append(bar, chart, message, topsTitle, tops);
-  return { ranges, reload, zoom, chart, message, topsTitle, tops };
+  return { ranges, reload, zoom, asAt, field, chart, message, topsTitle, tops };
 }
 
 function topTable(top, rows) {
@@ -278,6 +291,7 @@ export function createHistoryPanel() {
       if (generation !== state.generation) return;
       state.picked = picked;
       state.parts.zoom.hidden = !picked.span;
+      state.parts.field.value = localOfSeconds(picked.at);
       say("");
       if (state.chart) state.chart.redraw(false, false);
       state.context.showHistory({ ...picked, snapshot });
@@ -322,6 +336,12 @@ export function createHistoryPanel() {
         load();
       });
       state.parts.reload.addEventListener("click", () => load());
+      state.parts.asAt.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const at = secondsOfLocal(state.parts.field.value);
+        if (at === null) say("Give a date and a time, to the second.");
+        else choose({ at, span: null });
+      });
       state.parts.zoom.addEventListener("click", () => {
         if (!state.picked || !state.picked.span) return;
         state.zoom = state.picked.span;
