@@ -13,12 +13,13 @@ from pathlib import Path
 from pgwarden import __version__
 from pgwarden.auth.users import (
     MAX_PASSWORD_LENGTH,
-    USERNAME,
+    USERNAME_RULE,
     Role,
     User,
     UsersFileError,
     hash_password,
     read_users,
+    valid_username,
     write_users,
 )
 from pgwarden.config import Config, ConfigError, load_config
@@ -65,8 +66,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     path = _config(args).auth.users_file
-    if not USERNAME.match(args.name):
-        raise UsersFileError("a user name is 1 to 64 of A-Z a-z 0-9 _ . @ -")
+    if not valid_username(args.name):
+        raise UsersFileError(USERNAME_RULE)
     users = read_users(path)
     if args.name in users:
         raise UsersFileError(f"user {args.name} exists; use `pgwarden user passwd` or `delete`")
@@ -85,7 +86,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     role = Role(args.role) if args.role else user.role
     users[args.name] = User(user.name, role, hash_password(_read_password(args)))
     write_users(path, users)
-    print(f"password of {args.name} changed; existing sessions stay valid until they expire")
+    print(
+        f"password of {args.name} changed; a running agent ends its open sessions at their next use"
+    )
     return 0
 
 
@@ -102,6 +105,33 @@ def cmd_user_delete(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     for user in read_users(_config(args).auth.users_file).values():
         print(f"{user.name}\t{user.role}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """The sessions and the blocking tree at a time, read from the store: no agent needed."""
+    import time
+
+    from pgwarden.history.reading import BadTime, History, NoSample, parse_time
+    from pgwarden.history.report import report
+    from pgwarden.history.store import SQLiteStore, StoreError
+
+    config = _config(args)
+    try:
+        at = parse_time(args.at)
+    except BadTime:
+        raise ConfigError(
+            f"--at {args.at!r}: not a time (ISO 8601 with an offset or Z, or Unix seconds)"
+        ) from None
+    store = SQLiteStore(config.history.path, config.history.interval)
+    try:
+        tick = History(store, config.history.interval).tick_at(at, time.time())
+    except (NoSample, StoreError) as exc:
+        print(f"pgwarden: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print("\n".join(report(tick, at)))
     return 0
 
 
@@ -123,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the agent")
     serve.add_argument("-c", "--config", help=config_help)
     serve.set_defaults(func=cmd_serve)
+
+    history = commands.add_parser(
+        "history", help="print the sessions and the blocking tree at a past time"
+    )
+    history.add_argument(
+        "--at",
+        required=True,
+        help="ISO 8601 with an offset or Z (2026-12-01T03:12:07Z), or Unix seconds",
+    )
+    history.add_argument("-c", "--config", help=config_help)
+    history.set_defaults(func=cmd_history)
 
     demo = commands.add_parser("demo", help="run the agent on a throwaway PostgreSQL cluster")
     demo.add_argument("--tls", action="store_true", help="serve HTTPS, self-signed")

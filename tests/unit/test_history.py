@@ -62,7 +62,7 @@ def test_a_kept_tick_renders_the_live_views() -> None:
 def test_a_block_decodes_to_the_ticks_it_was_made_of() -> None:
     ticks = [
         hot_row(T0, waiters=3),
-        tick(T0 + 1, session(1, state="idle in transaction"), session(7, cpu=None, memory=None)),
+        tick(T0 + 1, session(1, state="idle in transaction"), session(7, cpu=None, iowait=None)),
         tick(T0 + 2),
         tick(
             T0 + 3,

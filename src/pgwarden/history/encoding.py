@@ -163,7 +163,7 @@ def encode_block(ticks: Sequence[Tick]) -> bytes:
             columns["mem"].append(_scaled(s.memory, 100))
             columns["rd"].append(quantize_rate(s.read_rate))
             columns["wr"].append(quantize_rate(s.write_rate))
-            columns["io"].append(1 if s.iowait else 0)
+            columns["io"].append(None if s.iowait is None else int(s.iowait))
             columns["lk"].append(strings(_lock_text(s.locks, base)))
     payload = {
         "v": FORMAT,
@@ -213,7 +213,7 @@ def decode_block(blob: bytes) -> list[Tick]:
                     memory=_unscaled(data["mem"][row], 100),
                     read_rate=restore_rate(data["rd"][row]),
                     write_rate=restore_rate(data["wr"][row]),
-                    iowait=bool(data["io"][row]),
+                    iowait=None if data["io"][row] is None else bool(data["io"][row]),
                     locks=_locks_of(text[data["lk"][row]], base),
                 )
             )

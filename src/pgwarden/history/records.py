@@ -53,7 +53,7 @@ class SessionSample:
     memory: float | None
     read_rate: float | None
     write_rate: float | None
-    iowait: bool
+    iowait: bool | None
     locks: tuple[SampledLock, ...] = ()
 
 
@@ -130,7 +130,7 @@ def tick_of(snapshot: Snapshot) -> Tick:
                 memory=figures.memory if figures else None,
                 read_rate=figures.read_rate if figures else None,
                 write_rate=figures.write_rate if figures else None,
-                iowait=figures.iowait if figures else False,
+                iowait=figures.iowait if figures else None,
                 locks=tuple(_sampled_lock(lock, at) for lock in backend.locks),
             )
         )
@@ -169,7 +169,6 @@ def backend_of(session: SessionSample, at: float) -> Backend:
         duration=at - session.query_start if session.query_start is not None else 0.0,
         query=session.query,
         leader_pid=session.leader_pid,
-        query_id=None,
         xmin_age=None,
         blocked_by=session.blocked_by,
         locks=tuple(_lock_info(lock, at) for lock in session.locks),

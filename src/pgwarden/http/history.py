@@ -24,6 +24,7 @@ from pgwarden.services import Services
 
 router = APIRouter(tags=["history"])
 READ_ERRORS = schemas.errors(401, 404, 406, 500, 503)
+WINDOW_ERRORS = schemas.errors(401, 406, 500, 503)
 TimeParameter = Annotated[
     str | None, Query(description="ISO 8601 with an offset or Z, or Unix seconds")
 ]
@@ -117,7 +118,7 @@ async def history_snapshot(
     return json_response(views.snapshot_body(tick))
 
 
-@router.get("/history/load", response_model=schemas.HistoryLoadBody, responses=READ_ERRORS)
+@router.get("/history/load", response_model=schemas.HistoryLoadBody, responses=WINDOW_ERRORS)
 async def history_load(
     _: Annotated[Caller, Depends(caller)],
     svc: Annotated[Services, Depends(services)],
@@ -144,7 +145,7 @@ async def history_load(
     return json_response(body)
 
 
-@router.get("/history/top", response_model=schemas.HistoryTopBody, responses=READ_ERRORS)
+@router.get("/history/top", response_model=schemas.HistoryTopBody, responses=WINDOW_ERRORS)
 async def history_top(
     _: Annotated[Caller, Depends(caller)],
     svc: Annotated[Services, Depends(services)],
