@@ -27,6 +27,7 @@ const CLICK_SLOP = 3; // px a press may move and still be a click
 const GAP_FILL = "rgba(134, 142, 150, 0.22)";
 const PICK_STROKE = "#212529";
 const RANGE_KEY = "pgwarden.history.range";
+const STEPPED = uPlot.paths.stepped({ align: 1 });
 
 function element(tag, { text, className, id } = {}) {
   const made = document.createElement(tag);
@@ -183,6 +184,8 @@ export function createHistoryPanel() {
         stroke: color,
         fill: `${color}cc`,
         width: 1,
+        // A point stands for its whole bucket: flat from its start to the next one.
+        paths: STEPPED,
         points: { show: false },
         value: (u, v, s, idx) => (idx === null || idx === undefined ? "" : legendValue(data.raw[s - 1][idx])),
       });
