@@ -5,6 +5,8 @@ import { api, currentSession, SESSION_KEY, Unreachable } from "./api.js";
 import { copyQuery, openConfirm, showQuery, showResults } from "./dom/dialogs.js";
 import { Grid } from "./dom/grid.js";
 import { renderOverview } from "./dom/overview.js";
+import { bannerText } from "./history/model.js";
+import { createHistoryPanel } from "./history/panel.js";
 import { Feed } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
@@ -19,6 +21,8 @@ const OUTCOME_MS = 10000; // after an action, keep refreshing this long even und
 const $ = (id) => document.getElementById(id);
 
 for (const tab of LIVE_TABS) registerTab(tab);
+const historyPanel = createHistoryPanel();
+registerTab({ id: "history", label: "History", order: 40, panel: historyPanel });
 
 const prefs = parsePrefs(localStorage.getItem(PREFS_KEY));
 const savePrefs = () => localStorage.setItem(PREFS_KEY, JSON.stringify(prefs));
@@ -36,6 +40,7 @@ const view = {
   pending: null, // the action waiting for confirmation
   showOutcomeUntil: 0, // refresh under the pointer until then
   panels: new Map(), // panel tabs' <section>s, mounted on first use
+  history: null, // {at, window, snapshot} while the live tabs show a recorded moment
 };
 
 const grid = new Grid({
@@ -48,9 +53,12 @@ const grid = new Grid({
 });
 
 const isAdmin = () => Boolean(view.profile && view.profile.role === "admin");
+// No action on a recorded moment: its pids may be gone, or another session's now.
+const canAct = () => isAdmin() && view.history === null;
 const currentTab = () => tabOrDefault(prefs.tab);
 
 function pauseReason() {
+  if (view.history) return "showing history";
   if (view.paused) return "paused";
   if ($("confirm").open || $("query-dialog").open) return "paused while a dialog is open";
   if (view.selected.size) return "paused while rows are selected";
@@ -81,6 +89,11 @@ async function pollSnapshot() {
 // waiter under the first of its blockers (no cycle detection: an agent's forest has it).
 async function snapshotFromViews() {
   const [running, waiting, blocking] = await Promise.all([api("/activity"), api("/activity/waiting"), api("/activity/blocking")]);
+  return { taken_at: null, running, waiting, blocking, tree: forestFromViews(waiting, blocking) };
+}
+
+// TEMPORARY as well: the forest of a snapshot that came without one (/history/snapshot too).
+function forestFromViews(waiting, blocking) {
   const nodes = new Map();
   const node = (pid) => nodes.get(pid) || nodes.set(pid, { id: pid, pid, children: [], waiting_behind: 0, parent: null }).get(pid);
   for (const row of blocking.rows) node(row.pid);
@@ -99,7 +112,7 @@ async function snapshotFromViews() {
   };
   for (const n of nodes.values()) n.waiting_behind = behind(n);
   for (const n of nodes.values()) delete n.parent;
-  return { taken_at: null, running, waiting, blocking, tree: roots };
+  return roots;
 }
 
 const feed = new Feed({
@@ -203,6 +216,8 @@ function showLogin(message) {
   view.profile = null;
   view.model = null;
   view.delivery = null;
+  view.history = null;
+  $("history-banner").hidden = true;
   view.selected.clear();
   $("app").hidden = true;
   $("login").hidden = false;
@@ -293,12 +308,39 @@ function buildTabBar() {
   }
 }
 
+// The live tabs show a recorded moment (a pick on the History chart) until back to live.
+function showHistory(picked) {
+  view.history = picked;
+  view.selected.clear();
+  const recorded = picked.snapshot;
+  const snapshot = recorded.tree ? recorded : { ...recorded, tree: forestFromViews(recorded.waiting, recorded.blocking) };
+  view.model = buildModel(snapshot, Date.parse(recorded.sampled_at));
+  renderOverview($("overview"), view.model.overview); // the recorded one, if any: not the live strip
+  $("history-banner-text").textContent = bannerText(picked.snapshot.sampled_at, new Date(), picked.span);
+  $("history-banner").hidden = false;
+  rebuild();
+  updateStatus();
+}
+
+function backToLive() {
+  if (!view.history) return;
+  view.history = null;
+  $("history-banner").hidden = true;
+  historyPanel.forget();
+  view.nextDue = 0;
+  feed.refreshNow(); // the latest snapshot now, not at the next tick
+  rebuild();
+  updateStatus();
+}
+
 // What a panel tab may use of the page.
 const panelContext = {
   api,
   admin: isAdmin,
   expired,
   model: () => view.model,
+  showHistory,
+  live: backToLive,
 };
 
 function showTab(id) {
@@ -354,9 +396,9 @@ function rebuild() {
   const model = view.model;
   if (model) updateCounts(model);
   if (!tab.grid) return;
-  const columns = tab.grid.columns(isAdmin());
+  const columns = tab.grid.columns(canAct());
   const sort = prefs.sort[tab.id];
-  grid.setColumns(`${tab.id}:${isAdmin()}`, columns, sort);
+  grid.setColumns(`${tab.id}:${canAct()}`, columns, sort);
   let rows = [];
   let total = 0;
   if (model) {
@@ -391,7 +433,7 @@ function schedulePaint() {
 
 function updateSelection() {
   const n = view.selected.size;
-  $("actions").hidden = !isAdmin() || n === 0;
+  $("actions").hidden = !canAct() || n === 0;
   $("selected-count").textContent = `${n} selected`;
   const all = $("select-all");
   if (all) {
@@ -414,7 +456,7 @@ function rowFor(pid) {
 }
 
 function confirmAction(action, pids) {
-  if (!isAdmin() || pids.length === 0) return;
+  if (!canAct() || pids.length === 0) return;
   view.pending = { action, pids };
   openConfirm(action, pids, rowFor);
   updateStatus();
@@ -479,6 +521,7 @@ function wire() {
   buildTabBar();
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", logout);
+  $("history-live").addEventListener("click", backToLive);
   $("pause").addEventListener("click", () => {
     view.paused = !view.paused;
     updateStatus();
