@@ -123,3 +123,12 @@ class RecorderStats:
     ticks: int = 0
     missed: int = 0
     last_write_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
 from pgwarden.db.relations import RelationNames
-from pgwarden.models import Backend, Snapshot
+from pgwarden.models import Backend, SamplerStats, Snapshot
 from pgwarden.rows import backend_row
 
 log = logging.getLogger(__name__)
@@ -24,15 +23,6 @@ log = logging.getLogger(__name__)
 # A snapshot asked for within BURST_GAP of the last one waits GATHER_SECONDS for more callers.
 BURST_GAP = 0.005
 GATHER_SECONDS = 0.001
-
-
-@dataclass(slots=True)
-class SamplerStats:
-    """The sampler's own figures, for /metrics."""
-
-    snapshots: int = 0
-    errors: int = 0
-    last_seconds: float = 0.0
 
 
 async def name_other_relations(

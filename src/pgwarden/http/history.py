@@ -19,7 +19,8 @@ from pgwarden.history.store import StoreError
 from pgwarden.http import schemas
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_response
-from pgwarden.http.routes import Caller, _row_query, caller, services
+from pgwarden.http.dependencies import services
+from pgwarden.http.routes import Caller, _row_query, caller
 from pgwarden.services import Services
 
 router = APIRouter(tags=["history"])

@@ -18,6 +18,7 @@ from pgwarden.auth.login import LoginRefused
 from pgwarden.auth.sessions import Session
 from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
 from pgwarden.http import schemas
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.stream import stream_response
@@ -32,13 +33,6 @@ router = APIRouter()
 session_header = APIKeyHeader(
     name="X-Session", auto_error=False, description="Session id from POST /login"
 )
-
-
-# Dependencies are `async def`: FastAPI runs plain `def` ones in a worker thread, a thread
-# round trip per dependency per request.
-async def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 @dataclass(frozen=True, slots=True)
