@@ -41,6 +41,7 @@ def backend_from_columns(
     blocked_by: list[int] | None,
     locks: list[dict[str, Any]] | None,
     gid: str | None,
+    backend_start: datetime | None,
 ) -> Backend:
     """One row of the activity query (db/sql/activity.sql) as a Backend."""
     return Backend(
@@ -63,6 +64,7 @@ def backend_from_columns(
         blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
         locks=tuple(LockInfo.from_json(item) for item in locks or ()),
         gid=gid,
+        backend_start=backend_start,
     )
 
 

@@ -9,10 +9,14 @@ against them in tests. At run time the rows are plain dicts, serialised by orjso
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import (
+    Annotated,
+    Literal,
+    NotRequired,  # pydantic needs this one on 3.11
+)
 
 from pydantic import ConfigDict, Field, with_config
-from typing_extensions import TypedDict  # pydantic reads its fields only from this one on 3.11
+from typing_extensions import TypedDict
 
 STRICT = ConfigDict(extra="forbid")
 
@@ -25,6 +29,10 @@ _SINCE = " since the previous reading, or over the process's lifetime on its fir
 def doc(text: str, *examples: object) -> object:
     """The description (and examples) of one key, for the OpenAPI document."""
     return Field(description=text, examples=list(examples) if examples else None)
+
+
+# History's rows give it; the live rows will once kill and cancel check it (then required).
+_BACKEND_START = "when the backend started: with the pid, it names the process"
 
 
 @with_config(STRICT)
@@ -63,6 +71,7 @@ class ActivityRow(ProcessFigures):
     xact_start: datetime | None
     query_start: datetime | None
     blocked_by: list[int]
+    backend_start: NotRequired[Annotated[datetime | None, doc(_BACKEND_START)]]
 
 
 @with_config(STRICT)
@@ -96,6 +105,7 @@ class LockedBackend(ProcessFigures):
             "0:batch-17",
         ),
     ]
+    backend_start: NotRequired[Annotated[datetime | None, doc(_BACKEND_START)]]
 
 
 BlockedBy = Annotated[list[int], doc("from pg_blocking_pids(); 0 is a prepared xact")]

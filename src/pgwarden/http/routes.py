@@ -147,9 +147,16 @@ async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
 
 
 @router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
-async def status() -> Response:
-    """Liveness for health checks: no session needed, nothing secret."""
-    return json_response({"status": "ok", "version": __version__})
+async def status(svc: Annotated[Services, Depends(services)]) -> Response:
+    """Liveness for health checks, and whether history is being recorded: no session needed,
+    nothing secret."""
+    recorder = svc.recorder
+    history = {
+        "enabled": recorder is not None,
+        "recording": recorder is not None and recorder.stats.recording,
+        "paused": recorder.stats.paused if recorder is not None else None,
+    }
+    return json_response({"status": "ok", "version": __version__, "history": history})
 
 
 # ---------------------------------------------------------------- activity

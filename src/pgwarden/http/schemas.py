@@ -43,9 +43,16 @@ class ProfileBody(Answer):
     role: Literal["admin", "viewer"]
 
 
+class HistoryStatus(Answer):
+    enabled: bool
+    recording: bool
+    paused: str | None = Field(description="why recording is paused (a full disk...), or null")
+
+
 class StatusBody(Answer):
     status: Literal["ok"]
     version: str
+    history: HistoryStatus
 
 
 class ActivityBody(Answer):
@@ -90,6 +97,53 @@ class SnapshotBody(Answer):
     tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
 
 
+class HistoryActivityBody(ActivityBody):
+    sampled_at: str = Field(description="when the sample shown was taken, ISO 8601")
+
+
+class HistoryWaitingBody(WaitingBody):
+    sampled_at: str
+
+
+class HistoryBlockingBody(BlockingBody):
+    sampled_at: str
+
+
+class HistorySnapshotBody(Answer):
+    sampled_at: str
+    taken_at: str
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+
+
+class LoadSeries(Answer):
+    key: str | None = Field(description="the value split by; CPU for a session waiting on nothing")
+    points: list[tuple[float, float]] = Field(
+        description="[bucket start, average sessions] for every sampled bucket"
+    )
+
+
+class HistoryLoadBody(Answer):
+    from_: float = Field(alias="from")
+    to: float
+    step: float
+    by: str
+    series: list[LoadSeries]
+    gaps: list[tuple[float, float]] = Field(description="spans when no sample was taken")
+
+
+class TopRow(Answer):
+    key: str | None
+    aas: float = Field(description="session-samples over the window's sampled ticks")
+    peak: int = Field(description="the most sessions with this key in one sample")
+    samples: int
+
+
+class HistoryTopBody(Answer):
+    rows: list[TopRow]
+
+
 class PidsBody(BaseModel):
     pids: list[int] = Field(min_length=1, max_length=1000)
 
@@ -127,7 +181,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         406: "Missing or malformed parameter (X-Session included)",
         413: "Body too large",
         429: "Too many failed logins (see Retry-After)",
+        404: "No sample at that time, or the time falls in a gap (the answer says when)",
         500: "Audit log or users file cannot be used",
-        503: "PostgreSQL is unavailable",
+        503: "PostgreSQL (or the history store) is unavailable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
