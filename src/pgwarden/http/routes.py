@@ -133,9 +133,11 @@ async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
 
 
 @router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
-async def status() -> Response:
-    """Liveness for health checks: no session needed, nothing secret."""
-    return json_response({"status": "ok", "version": __version__})
+async def status(svc: Annotated[Services, Depends(services)]) -> Response:
+    """Liveness for health checks, and whether process figures are read: nothing secret."""
+    reason = svc.sampler.figures_unavailable
+    figures = {"available": reason is None, "reason": reason}
+    return json_response({"status": "ok", "version": __version__, "process_figures": figures})
 
 
 # ---------------------------------------------------------------- activity

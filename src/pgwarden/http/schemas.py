@@ -31,9 +31,18 @@ class ProfileBody(BaseModel):
     role: Literal["admin", "viewer"]
 
 
+class ProcessFiguresStatus(BaseModel):
+    available: bool = Field(description="whether /proc figures of the backends are read")
+    reason: str | None = Field(
+        description="why not: the agent's backend's parent is not this cluster's postmaster "
+        "(PostgreSQL elsewhere), or PostgreSQL not reached yet"
+    )
+
+
 class StatusBody(BaseModel):
     status: Literal["ok"]
     version: str
+    process_figures: ProcessFiguresStatus
 
 
 NotAvailable = Literal["N/A"]
