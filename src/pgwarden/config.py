@@ -7,6 +7,7 @@ the loader, the validation messages and the configuration reference share one so
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -54,6 +55,13 @@ class ServerConfig:
         65536, "Largest request body accepted; larger gets 413.", minimum=1024, maximum=16 << 20
     )
     access_log: bool = key(False, "Log one line per request (never headers or bodies).")
+    trusted_proxies: tuple[str, ...] = key(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies and of the temBoard UI. Only from "
+        "them is X-Forwarded-For believed: the client is its right-most address that is not "
+        "itself trusted, for login throttling and the audit log. A trusted peer that sends "
+        "none speaks for many users: its failed logins count against each user name only.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,12 @@ class AuthConfig:
     )
     lockout_seconds: int = key(
         60, "Seconds a throttled user or address must wait.", minimum=1, maximum=86400
+    )
+    agent_key: str = key(
+        "",
+        "temBoard agent key: a request carrying it (X-TemBoard-Agent-Key header or ?key=) "
+        "may read /activity, /activity/waiting and /activity/blocking without a session, "
+        "as temboard-agent 7.x allows; kill and cancel always need one. Empty: off.",
     )
 
 
@@ -165,6 +179,7 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     }
     config = Config(**sections, source=path)
     _check_tls(config, where)
+    _check_proxies(config, where)
     return config
 
 
@@ -301,3 +316,14 @@ def _check_tls(config: Config, where: str) -> None:
     for name, value in (("tls_cert", server.tls_cert), ("tls_key", server.tls_key)):
         if value is not None and not value.is_file():
             raise ConfigError(f"{where}: [server] {name}: file not found: {value}")
+
+
+def _check_proxies(config: Config, where: str) -> None:
+    """Each trusted proxy is an IP address or a network."""
+    for entry in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: [server] trusted_proxies: not an IP address or network: {entry!r}"
+            ) from None

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import re
 import signal
 import ssl
 from collections.abc import Callable
@@ -71,6 +72,22 @@ class AnswerWhenCut:
             # Not re-raised: the cancellation was only meant to end this request, and it has.
 
 
+# Query parameters that carry secrets: the agent key, and a session for browsers' EventSource.
+_SECRET_PARAMS = re.compile(r"(?<=[?&])(key|session)=[^&]*")
+
+
+class HideSecretParams(logging.Filter):
+    """uvicorn's access log prints the path with its query: hide the values of secrets in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            if isinstance(args[2], str) and "=" in args[2]:
+                args[2] = _SECRET_PARAMS.sub(r"\1=[hidden]", args[2])
+                record.args = tuple(args)
+        return True
+
+
 def tls_context(config: Config) -> ssl.SSLContext | None:
     """The HTTPS context when tls_cert and tls_key are set; ConfigError if they do not load."""
     server = config.server
@@ -109,6 +126,9 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
             "in clear; set [server] tls_cert and tls_key",
             server.address,
         )
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideSecretParams) for f in access.filters):
+        access.addFilter(HideSecretParams())
     return uvicorn.Config(
         AnswerWhenCut(create_app(config)),
         host=server.address,
@@ -117,7 +137,9 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         server_header=False,  # ours comes from the middleware, as the seed shows it
         access_log=server.access_log,
         log_config=None,
-        proxy_headers=False,
+        # The client behind a trusted proxy, from X-Forwarded-For (right-most untrusted hop).
+        proxy_headers=bool(server.trusted_proxies),
+        forwarded_allow_ips=list(server.trusted_proxies) or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
     )

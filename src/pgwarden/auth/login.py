@@ -34,9 +34,14 @@ class Authenticator:
         )
         self._checks = asyncio.Semaphore(CONCURRENT_CHECKS)
 
-    async def login(self, username: str, password: str, address: str) -> str:
-        """A new session token, or LoginRefused / LoginThrottled."""
-        waits = [self._by_name.retry_after(username), self._by_address.retry_after(address)]
+    async def login(self, username: str, password: str, address: str | None) -> str:
+        """A new session token, or LoginRefused / LoginThrottled.
+
+        `address` None: a trusted proxy that named no client; only the name is counted.
+        """
+        waits = [self._by_name.retry_after(username)]
+        if address is not None:
+            waits.append(self._by_address.retry_after(address))
         known = [w for w in waits if w is not None]
         if known:
             raise LoginThrottled(max(known))
@@ -45,7 +50,8 @@ class Authenticator:
             valid = await asyncio.to_thread(verify_password, user, password)
         if not valid or user is None:
             self._by_name.failed(username)
-            self._by_address.failed(address)
+            if address is not None:
+                self._by_address.failed(address)
             raise LoginRefused
         self._by_name.succeeded(username)
         return self.sessions.create(user.name, user.role)

@@ -72,6 +72,18 @@ class ProcessFigures(BaseModel):
     write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
 
 
+class DiscoverBody(BaseModel):
+    hostname: str | None
+    cpu: int | None = Field(description="CPU cores")
+    memory_size: int | None = Field(description="bytes of RAM")
+    pg_port: int | None
+    pg_version: str | None = Field(description="version()")
+    pg_version_summary: str | None = Field(examples=["PostgreSQL 15.18"])
+    pg_data: str | None = Field(description="data_directory; null without pg_read_all_settings")
+    pg_block_size: int | None
+    plugins: list[str] = Field(examples=[["activity"]])
+
+
 class ActivityRow(ProcessFigures):
     pid: int
     database: str | None
