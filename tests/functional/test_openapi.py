@@ -240,7 +240,11 @@ def test_routes_needing_a_session_say_so() -> None:
     document = full_app().openapi()
     open_routes = {("POST", "/login"), ("GET", "/status")}
     # Read by a session or by the agent key (header or query): either will do.
-    keyed = [{"APIKeyHeader": []}, {"AgentKeyHeader": []}, {"AgentKeyQuery": []}]
+    keyed: list[dict[str, list[str]]] = [
+        {"APIKeyHeader": []},
+        {"AgentKeyHeader": []},
+        {"AgentKeyQuery": []},
+    ]
     for operation_key, operation in documented_operations(document).items():
         if operation_key in open_routes:
             assert "security" not in operation, operation_key
