@@ -11,6 +11,7 @@ from pgwarden.config import Config
 from pgwarden.db.database import Database
 from pgwarden.db.privileges import warn_missing_privileges
 from pgwarden.sampler import Sampler
+from pgwarden.ticker import Ticker
 
 
 @dataclass
@@ -18,16 +19,19 @@ class Services:
     config: Config
     db: Database
     sampler: Sampler
+    ticker: Ticker  # subscribe here for one snapshot per [sampler] interval
     auth: Authenticator
     actions: Actions
 
     @classmethod
     def create(cls, config: Config) -> Services:
         db = Database(config.postgresql)
+        sampler = Sampler(db)
         return cls(
             config=config,
             db=db,
-            sampler=Sampler(db),
+            sampler=sampler,
+            ticker=Ticker(sampler, config.sampler.interval),
             auth=Authenticator(config.auth),
             actions=Actions(db, AuditLog(config.audit.file), config.guards),
         )
@@ -37,5 +41,6 @@ class Services:
         await warn_missing_privileges(self.db)
 
     async def close(self) -> None:
+        await self.ticker.close()
         await self.sampler.close()
         await self.db.close()

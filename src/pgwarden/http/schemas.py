@@ -118,6 +118,10 @@ class LockRow(ProcessFigures):
     application_name: str | None
     backend_type: str | None
     leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
+    id: int | str = Field(
+        examples=[4242, "0:batch-17"],
+        description='the pid, or "0:<gid>" for a prepared transaction: its node id in the tree',
+    )
     blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
     wait_duration: float | None
 
@@ -141,6 +145,33 @@ class WaitingBody(BaseModel):
 class BlockingBody(BaseModel):
     rows: list[BlockingRow]
     total: int
+
+
+class TreeNode(BaseModel):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int = Field(description="0 for a prepared transaction")
+    waiting_behind: int = Field(
+        description="distinct sessions waiting on it, directly or through others"
+    )
+    blocking_for: float | None = Field(
+        description="seconds its longest-waiting direct waiter has waited; null if none"
+    )
+    children: list[TreeNode] = Field(description="the waiters hanging under it")
+    cycle: Literal[True] | None = Field(
+        default=None,
+        description="only on a root: it cuts a deadlock the detector has not broken yet",
+    )
+    waits_for: int | str | None = Field(
+        default=None, description="with cycle: the id, below it, of the node it waits for"
+    )
+
+
+class SnapshotBody(BaseModel):
+    taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
 
 
 class PidsBody(BaseModel):
