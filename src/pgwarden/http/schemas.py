@@ -37,10 +37,19 @@ class HistoryStatus(BaseModel):
     paused: str | None = Field(description="why recording is paused (a full disk...), or null")
 
 
+class ProcessFiguresStatus(BaseModel):
+    available: bool = Field(description="whether /proc figures of the backends are read")
+    reason: str | None = Field(
+        description="why not: the agent's backend's parent is not this cluster's postmaster "
+        "(PostgreSQL elsewhere), or PostgreSQL not reached yet"
+    )
+
+
 class StatusBody(BaseModel):
     status: Literal["ok"]
     version: str
     history: HistoryStatus
+    process_figures: ProcessFiguresStatus
 
 
 NotAvailable = Literal["N/A"]
@@ -68,6 +77,18 @@ class ProcessFigures(BaseModel):
     memory_pct: float | None = Field(description="memory as a number; null when unreadable")
     read_bytes_s: float | None = Field(description="read_s in bytes/s; null when unreadable")
     write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
+
+
+class DiscoverBody(BaseModel):
+    hostname: str | None
+    cpu: int | None = Field(description="CPU cores")
+    memory_size: int | None = Field(description="bytes of RAM")
+    pg_port: int | None
+    pg_version: str | None = Field(description="version()")
+    pg_version_summary: str | None = Field(examples=["PostgreSQL 15.18"])
+    pg_data: str | None = Field(description="data_directory; null without pg_read_all_settings")
+    pg_block_size: int | None
+    plugins: list[str] = Field(examples=[["activity"]])
 
 
 class ActivityRow(ProcessFigures):
