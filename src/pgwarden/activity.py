@@ -135,6 +135,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
         "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
+        "backend_start": backend.backend_start,
     }
 
 

@@ -91,12 +91,14 @@ class Backend:
     xmin_age: int | None
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
+    # with the pid, names one backend: a pid is reused, the pair is not
+    backend_start: datetime | None = None
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Backend:
         (pid, database, user, client, application_name, backend_type, state, wait_event_type,
          wait_event, xact_start, query_start, duration, query, encoding, leader_pid, query_id,
-         xmin_age, blocked_by, locks) = row  # fmt: skip
+         xmin_age, blocked_by, locks, backend_start) = row  # fmt: skip
         return cls(
             pid=pid,
             database=database,
@@ -117,6 +119,7 @@ class Backend:
             # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
             blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
             locks=tuple(LockInfo.from_json(item) for item in locks or ()),
+            backend_start=backend_start,
         )
 
     @property

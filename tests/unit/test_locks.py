@@ -158,7 +158,7 @@ def test_a_blocker_shows_its_strongest_conflicting_lock_held_before_queued() -> 
 def test_repeated_pids_from_pg_blocking_pids_are_kept_once() -> None:
     row = (
         7, "app", "alice", None, "psql", "client backend", "active", "Lock", "relation", None,
-        None, 1.0, b"LOCK TABLE t", "UTF8", None, None, None, [0, 0, 12, 12], None,
+        None, 1.0, b"LOCK TABLE t", "UTF8", None, None, None, [0, 0, 12, 12], None, None,
     )  # fmt: skip
     assert Backend.from_row(row).blocked_by == (0, 12)
 

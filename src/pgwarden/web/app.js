@@ -164,6 +164,7 @@
       xactStart: row.xact_start,
       waitEvent: row.wait_event_type ? `${row.wait_event_type}: ${row.wait_event || ""}` : null,
       blockedBy: row.blocked_by || [],
+      backendStart: row.backend_start,
     };
   }
 
@@ -861,7 +862,12 @@
 
   function confirmAction(action, pids) {
     if (!isAdmin() || pids.length === 0) return;
-    view.pending = { action, pids };
+    // Sent with each pid: the agent refuses a backend that started since (a reused pid).
+    const items = pids.map((pid) => {
+      const start = rowFor(pid).backendStart;
+      return start ? { pid, backend_start: start } : pid;
+    });
+    view.pending = { action, pids, items };
     const n = pids.length;
     const noun = n === 1 ? "backend" : "backends";
     $("confirm-title").textContent =
@@ -895,12 +901,12 @@
     view.pending = null;
     $("confirm").close();
     if (!pending) return;
-    const { action, pids } = pending;
+    const { action, pids, items } = pending;
     const path = action === "terminate" ? "/activity/kill" : "/activity/cancel";
     const verb = action === "terminate" ? "terminated" : "cancelled";
     const lines = [];
-    for (let i = 0; i < pids.length; i += MAX_PIDS_PER_CALL) {
-      const chunk = pids.slice(i, i + MAX_PIDS_PER_CALL);
+    for (let i = 0; i < items.length; i += MAX_PIDS_PER_CALL) {
+      const chunk = items.slice(i, i + MAX_PIDS_PER_CALL);
       try {
         const answer = await api(path, { method: "POST", body: { pids: chunk } });
         for (const b of answer.backends) {
@@ -909,7 +915,7 @@
         }
       } catch (error) {
         if (error.status === 401) return expired();
-        for (const pid of chunk) lines.push({ pid, ok: false, text: `not ${verb}: ${error.message}` });
+        for (const item of chunk) lines.push({ pid: item.pid ?? item, ok: false, text: `not ${verb}: ${error.message}` });
       }
     }
     showResults(lines);
