@@ -53,8 +53,15 @@ def test_a_clone_in_a_private_folder_runs_the_lock_tests(tmp_path: Path) -> None
     env |= {"PGWARDEN_PGBIN": str(bindir), "TMPDIR": str(private_tmp)}
     env["PYTHONPATH"] = os.pathsep.join([str(clone / "src"), str(clone)])
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
-        + ["tests/functional/test_locks_seed.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/functional/test_locks_seed.py",
+        ],
         cwd=clone,
         capture_output=True,
         text=True,
@@ -62,5 +69,6 @@ def test_a_clone_in_a_private_folder_runs_the_lock_tests(tmp_path: Path) -> None
         timeout=900,
     )
     assert tests.returncode == 0, (tests.stdout + tests.stderr)[-3000:]
-    assert f"PostgreSQL {MAJOR}" in tests.stdout
+    assert f"PostgreSQL {MAJOR}0" in tests.stdout  # the header: "PostgreSQL 120022 from ..."
+    assert f"from {bindir}" in tests.stdout
     assert " passed" in tests.stdout
