@@ -28,6 +28,8 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# fetched first: the clone-anywhere test then finds them in npm's cache, offline
+	@$(BIN)/python scripts/pg-versions $(PG_VERSIONS) >/dev/null
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"
 
