@@ -14,8 +14,9 @@ from typing import Any
 
 from pgwarden.audit import AuditLog, AuditUnavailable
 from pgwarden.config import GuardsConfig
-from pgwarden.db.database import Database, DatabaseUnavailable, PermissionDenied, describe
-from pgwarden.models import decode_query
+from pgwarden.db.database import Database, DatabaseUnavailable, PermissionDenied
+from pgwarden.db.encodings import decode_query
+from pgwarden.db.link import describe
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import re
 import signal
 import ssl
 from collections.abc import Callable
@@ -100,8 +101,26 @@ def _always(context: ssl.SSLContext) -> ContextFactory:
     return lambda _config, _default: context
 
 
+class HideSessionParameter(logging.Filter):
+    """EventSource cannot send headers, so GET /activity/stream takes ?session=: the access
+    log shows that token as ***."""
+
+    PARAMETER = re.compile(r"([?&]session=)[^&#]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PARAMETER.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
 def uvicorn_config(config: Config) -> uvicorn.Config:
     server = config.server
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideSessionParameter) for f in access.filters):
+        access.addFilter(HideSessionParameter())
     context = tls_context(config)
     if context is None and not is_loopback(server.address):
         log.warning(

@@ -104,15 +104,33 @@ class Recorder:
             self.models[(method, path)].model_validate_json(response.content, strict=True)
         return response
 
+    def stream(self, agent: Agent, path: str, session: str | None = None) -> None:
+        """Open an event stream, read its first line when it is one, and close it."""
+        headers = {"X-Session": session} if session is not None else {}
+        with agent.client() as client, client.stream("GET", path, headers=headers) as response:
+            self.seen[("GET", path)].add(response.status_code)
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == "application/json", path
+                assert list(response.read() and response.json()) == ["error"]
+            else:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                assert next(response.iter_lines()).startswith("event: ")
 
+
+HISTORY_AT = ["/history/activity", "/history/waiting", "/history/blocking", "/history/snapshot"]
+HISTORY_WINDOWS = ["/history/load", "/history/top"]
+HISTORY = HISTORY_AT + HISTORY_WINDOWS
 SESSION_GETS = [
     "/logout",
     "/profile",
     "/activity",
     "/activity/waiting",
     "/activity/blocking",
+    "/activity/snapshot",
     "/activity/audit",
+    *HISTORY,
 ]
+STREAM = "/activity/stream"
 ACTIONS = ["/activity/kill", "/activity/activity/kill", "/activity/cancel"]
 VIEWS = ["/activity", "/activity/waiting", "/activity/blocking"]
 
@@ -132,12 +150,21 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM)
+    rec.stream(agent, STREAM, session="not-a-token")
+    rec.stream(agent, STREAM, session=UNKNOWN_SESSION)
+    rec.stream(agent, STREAM, session=viewer)
     for path in VIEWS:
         rec.send(agent, "GET", path, session=admin, params={"limit": "0"})
         rec.send(agent, "GET", path, session=admin, params={"sort": "password"})
     rec.send(agent, "GET", "/activity/audit", session=admin, params={"limit": "many"})
+    for path in HISTORY:
+        rec.send(agent, "GET", path, session=admin)
+        rec.send(agent, "GET", path, session=admin, params={"from": "soon", "at": "soon"})
+    for path in HISTORY_AT:
+        rec.send(agent, "GET", path, session=admin, params={"at": "2001-01-01T00:00:00Z"})
     rec.send(agent, "GET", "/activity/audit", session=viewer)
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
@@ -166,14 +193,18 @@ def drive_broken_files(rec: Recorder, agent: Agent) -> None:
     rec.send(agent, "POST", "/login", json={"username": "admin", "password": "x"})
     for path in SESSION_GETS:
         rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM, session=admin)
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
 
 
 def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
-    for path in VIEWS:
+    for path in HISTORY:  # this agent records no history: it has no store to read
         rec.send(agent, "GET", path, session=admin)
+    for path in [*VIEWS, "/activity/snapshot"]:
+        rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
     rec.send(agent, "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
@@ -188,7 +219,7 @@ def test_every_status_a_route_gives_is_documented_and_no_other(
             document = client.get("/openapi.json").json()
         drive_a_live_agent(rec, live)
         drive_broken_files(rec, live)
-    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port())}
+    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port()), "PGWARDEN_HISTORY_ENABLED": "false"}
     with running_agent(cluster, tmp_path / "down", METRICS_ON, env=nowhere) as down:
         drive_postgresql_down(rec, down)
 

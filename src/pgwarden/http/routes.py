@@ -14,13 +14,14 @@ from starlette.responses import Response
 
 from pgwarden import __version__
 from pgwarden.actions import Action, Actor, Item, Outcome
-from pgwarden.activity import SORT_KEYS, RowQuery, View, render
+from pgwarden.activity import SORT_KEYS, RowQuery, View, render, render_snapshot
 from pgwarden.auth.login import LoginRefused
 from pgwarden.auth.sessions import Session
 from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
 from pgwarden.http import schemas
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
+from pgwarden.http.stream import stream_response
 from pgwarden.services import Services
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
@@ -49,11 +50,7 @@ class Caller:
     address: str
 
 
-async def caller(
-    request: Request,
-    token: Annotated[str | None, Security(session_header)],
-    svc: Annotated[Services, Depends(services)],
-) -> Caller:
+def _identify(request: Request, token: str | None, svc: Services) -> Caller:
     """The seed's X-Session rules: 406 when missing or malformed, 401 when not a live session."""
     if token is None or not TOKEN.match(token):
         raise malformed("X-Session")
@@ -61,6 +58,29 @@ async def caller(
     if session is None:
         raise ApiError(401, "Invalid session.")
     return Caller(token, session, request.client.host if request.client else "")
+
+
+async def caller(
+    request: Request,
+    token: Annotated[str | None, Security(session_header)],
+    svc: Annotated[Services, Depends(services)],
+) -> Caller:
+    return _identify(request, token, svc)
+
+
+async def stream_caller(
+    request: Request,
+    token: Annotated[str | None, Security(session_header)],
+    svc: Annotated[Services, Depends(services)],
+    session: Annotated[
+        str | None,
+        Query(
+            description="the session id, for browsers' EventSource, which cannot send headers "
+            "(X-Session wins when both are sent)"
+        ),
+    ] = None,
+) -> Caller:
+    return _identify(request, token if token is not None else session, svc)
 
 
 class TooLong:
@@ -135,9 +155,16 @@ async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
 
 
 @router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
-async def status() -> Response:
-    """Liveness for health checks: no session needed, nothing secret."""
-    return json_response({"status": "ok", "version": __version__})
+async def status(svc: Annotated[Services, Depends(services)]) -> Response:
+    """Liveness for health checks, and whether history is being recorded: no session needed,
+    nothing secret."""
+    recorder = svc.recorder
+    history = {
+        "enabled": recorder is not None,
+        "recording": recorder is not None and recorder.stats.recording,
+        "paused": recorder.stats.paused if recorder is not None else None,
+    }
+    return json_response({"status": "ok", "version": __version__, "history": history})
 
 
 # ---------------------------------------------------------------- activity
@@ -231,6 +258,42 @@ async def blocking(
 ) -> Response:
     """Backends holding up others, each once, by pg_blocking_pids()."""
     return await _view(svc, View.BLOCKING, query)
+
+
+@router.get(
+    "/activity/snapshot",
+    response_model=schemas.SnapshotBody,
+    responses=READ_ERRORS,
+    tags=["activity"],
+)
+async def snapshot(
+    _: Annotated[Caller, Depends(caller)], svc: Annotated[Services, Depends(services)]
+) -> Response:
+    """The three views and the blocking forest, from one snapshot: a page never mixes two
+    moments."""
+    return json_bytes_response(render_snapshot(await svc.sampler.snapshot()))
+
+
+@router.get(
+    "/activity/stream",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `snapshot` (the body of /activity/snapshot) "
+            'once per [sampler] interval, `unavailable` (`{"error": ...}`) when PostgreSQL '
+            "cannot be read, `end` before the stream closes when the session is over; a "
+            "comment line every 15 s",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **schemas.errors(401, 406, 500),
+    },
+    tags=["activity"],
+)
+async def stream(
+    who: Annotated[Caller, Depends(stream_caller)], svc: Annotated[Services, Depends(services)]
+) -> Response:
+    """One snapshot per sampling interval, pushed; every viewer shares it, and its bytes."""
+    return stream_response(svc.ticker, lambda: svc.auth.session(who.token) is not None)
 
 
 # ---------------------------------------------------------------- actions

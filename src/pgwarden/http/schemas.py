@@ -31,21 +31,50 @@ class ProfileBody(BaseModel):
     role: Literal["admin", "viewer"]
 
 
+class HistoryStatus(BaseModel):
+    enabled: bool
+    recording: bool
+    paused: str | None = Field(description="why recording is paused (a full disk...), or null")
+
+
 class StatusBody(BaseModel):
     status: Literal["ok"]
     version: str
+    history: HistoryStatus
 
 
-class ActivityRow(BaseModel):
+NotAvailable = Literal["N/A"]
+UNREADABLE = ' "N/A" when /proc/<pid> cannot be read (as temboard-agent 7.x)'
+SINCE = " since the previous reading, or over the process's lifetime on its first one"
+
+
+class ProcessFigures(BaseModel):
+    """The seed's process keys (never null) and their numeric twins (null when unreadable)."""
+
+    cpu: float | NotAvailable = Field(description="% of one CPU" + SINCE + ";" + UNREADABLE)
+    memory: float | NotAvailable = Field(
+        description="resident memory, % of the host's RAM;" + UNREADABLE
+    )
+    read_s: str = Field(
+        examples=["12.50K"], description="bytes read per second" + SINCE + ";" + UNREADABLE
+    )
+    write_s: str = Field(
+        examples=["0.00B"], description="bytes written per second" + SINCE + ";" + UNREADABLE
+    )
+    iow: Literal["Y", "N"] | NotAvailable = Field(
+        description="in uninterruptible I/O wait;" + UNREADABLE
+    )
+    cpu_pct: float | None = Field(description="cpu as a number; null when unreadable")
+    memory_pct: float | None = Field(description="memory as a number; null when unreadable")
+    read_bytes_s: float | None = Field(description="read_s in bytes/s; null when unreadable")
+    write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
+
+
+class ActivityRow(ProcessFigures):
     pid: int
     database: str | None
     user: str | None
     client: str | None
-    cpu: float | None = Field(description="% of one CPU since the previous reading")
-    memory: float | None = Field(description="resident memory, % of the host's RAM")
-    read_s: str | None = Field(examples=["12.50K"], description="bytes read per second")
-    write_s: str | None = Field(examples=["0.00B"], description="bytes written per second")
-    iow: Literal["Y", "N"]
     wait: Literal["Y", "N"]
     duration: str = Field(examples=["1.900"], description="seconds since query_start")
     state: str | None
@@ -64,15 +93,10 @@ class ActivityRow(BaseModel):
     )
 
 
-class LockRow(BaseModel):
+class LockRow(ProcessFigures):
     pid: int = Field(description="0 for a prepared transaction")
     database: str | None
     user: str | None
-    cpu: float | None
-    memory: float | None
-    read_s: str | None
-    write_s: str | None
-    iow: Literal["Y", "N"]
     relation: str = Field(
         description='schema-qualified table, " " when not a relation lock; when it has no name, '
         "which relation of which database, and why"
@@ -85,6 +109,10 @@ class LockRow(BaseModel):
     application_name: str | None
     backend_type: str | None
     leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
+    id: int | str = Field(
+        examples=[4242, "0:batch-17"],
+        description='the pid, or "0:<gid>" for a prepared transaction: its node id in the tree',
+    )
     blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
     wait_duration: float | None
 
@@ -108,6 +136,80 @@ class WaitingBody(BaseModel):
 class BlockingBody(BaseModel):
     rows: list[BlockingRow]
     total: int
+
+
+class TreeNode(BaseModel):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int = Field(description="0 for a prepared transaction")
+    waiting_behind: int = Field(
+        description="distinct sessions waiting on it, directly or through others"
+    )
+    blocking_for: float | None = Field(
+        description="seconds its longest-waiting direct waiter has waited; null if none"
+    )
+    children: list[TreeNode] = Field(description="the waiters hanging under it")
+    cycle: Literal[True] | None = Field(
+        default=None,
+        description="only on a root: it cuts a deadlock the detector has not broken yet",
+    )
+    waits_for: int | str | None = Field(
+        default=None, description="with cycle: the id, below it, of the node it waits for"
+    )
+
+
+class SnapshotBody(BaseModel):
+    taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
+
+
+class HistoryActivityBody(ActivityBody):
+    sampled_at: str = Field(description="when the sample shown was taken, ISO 8601")
+
+
+class HistoryWaitingBody(WaitingBody):
+    sampled_at: str
+
+
+class HistoryBlockingBody(BlockingBody):
+    sampled_at: str
+
+
+class HistorySnapshotBody(BaseModel):
+    sampled_at: str
+    taken_at: str
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+
+
+class LoadSeries(BaseModel):
+    key: str | None = Field(description="the value split by; CPU for a session waiting on nothing")
+    points: list[tuple[float, float]] = Field(
+        description="[bucket start, average sessions] for every sampled bucket"
+    )
+
+
+class HistoryLoadBody(BaseModel):
+    from_: float = Field(alias="from")
+    to: float
+    step: float
+    by: str
+    series: list[LoadSeries]
+    gaps: list[tuple[float, float]] = Field(description="spans when no sample was taken")
+
+
+class TopRow(BaseModel):
+    key: str | None
+    aas: float = Field(description="session-samples over the window's sampled ticks")
+    peak: int = Field(description="the most sessions with this key in one sample")
+    samples: int
+
+
+class HistoryTopBody(BaseModel):
+    rows: list[TopRow]
 
 
 class PidItem(BaseModel):
@@ -158,7 +260,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         406: "Missing or malformed parameter (X-Session included)",
         413: "Body too large",
         429: "Too many failed logins (see Retry-After)",
+        404: "No sample at that time, or the time falls in a gap (the answer says when)",
         500: "Audit log or users file cannot be used",
-        503: "PostgreSQL is unavailable",
+        503: "PostgreSQL (or the history store) is unavailable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
