@@ -6,6 +6,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
@@ -13,7 +14,7 @@ from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.responses import Response
 
 from pgwarden import __version__
-from pgwarden.actions import Action, Actor, Outcome
+from pgwarden.actions import Action, Actor, Item, Outcome
 from pgwarden.activity import SORT_KEYS, RowQuery, View, render, render_snapshot
 from pgwarden.auth.login import LoginRefused
 from pgwarden.auth.sessions import Session
@@ -29,6 +30,7 @@ from pgwarden.services import Services
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
 MAX_PIDS = 1000
+ITEM_KEYS = frozenset({"pid", "backend_start"})
 # Longer integers are refused as malformed: they fit no pid, nor a 64-bit JSON encoder.
 MAX_INT_DIGITS = 18
 
@@ -358,17 +360,31 @@ PIDS_BODY = {"content": {"application/json": {"schema": schemas.PidsBody.model_j
 ACT_ERRORS = schemas.errors(400, 401, 403, 406, 413, 500, 503)
 
 
-def parse_pids(body: Any) -> list[int]:
+def _item(given: Any) -> Item:
+    """A plain pid (the seed's form), or {"pid": ..., "backend_start": "<ISO 8601>"}."""
+    if type(given) is int:
+        return Item(given)
+    if not isinstance(given, dict) or type(given.get("pid")) is not int or set(given) - ITEM_KEYS:
+        raise malformed("pids")
+    started = given.get("backend_start")
+    if started is None:
+        return Item(given["pid"])
+    try:
+        backend_start = datetime.fromisoformat(started) if isinstance(started, str) else None
+    except ValueError:
+        backend_start = None
+    if backend_start is None or backend_start.tzinfo is None:
+        raise malformed("pids")
+    return Item(given["pid"], backend_start)
+
+
+def parse_pids(body: Any) -> list[Item]:
     if not isinstance(body, dict) or "pids" not in body:
         raise ApiError(406, "Parameter 'pids' not sent.")
     pids = body["pids"]
-    if (
-        not isinstance(pids, list)
-        or not 1 <= len(pids) <= MAX_PIDS
-        or not all(type(pid) is int for pid in pids)
-    ):
+    if not isinstance(pids, list) or not 1 <= len(pids) <= MAX_PIDS:
         raise malformed("pids")
-    return pids
+    return [_item(given) for given in pids]
 
 
 async def _act(request: Request, who: Caller, svc: Services, action: Action) -> list[Outcome]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
@@ -107,6 +107,11 @@ class ActivityRow(ProcessFigures):
     xact_start: str | None
     query_start: str | None
     blocked_by: list[int]
+    backend_start: str | None = Field(
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="when the backend started; send it back with kill or cancel, so a pid "
+        "reused since is refused",
+    )
 
 
 class LockRow(ProcessFigures):
@@ -228,8 +233,19 @@ class HistoryTopBody(BaseModel):
     rows: list[TopRow]
 
 
+class PidItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int
+    backend_start: str | None = Field(
+        default=None,
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="as /activity shows it: refused unless the backend at pid started then",
+    )
+
+
 class PidsBody(BaseModel):
-    pids: list[int] = Field(min_length=1, max_length=1000)
+    pids: list[int | PidItem] = Field(min_length=1, max_length=1000)
 
 
 class KilledRow(BaseModel):

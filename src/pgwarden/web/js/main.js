@@ -11,7 +11,7 @@ import { Feed } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
 import { LIVE_TABS } from "./logic/live-tabs.js";
-import { buildModel } from "./logic/model.js";
+import { actionItem, buildModel } from "./logic/model.js";
 import { nextSort, parsePrefs, PREFS_KEY } from "./logic/prefs.js";
 import { allTabs, registerTab, tabOrDefault } from "./tabs.js";
 
@@ -457,7 +457,7 @@ function rowFor(pid) {
 
 function confirmAction(action, pids) {
   if (!canAct() || pids.length === 0) return;
-  view.pending = { action, pids };
+  view.pending = { action, pids, items: pids.map((pid) => actionItem(rowFor(pid))) };
   openConfirm(action, pids, rowFor);
   updateStatus();
 }
@@ -467,12 +467,12 @@ async function perform() {
   view.pending = null;
   $("confirm").close();
   if (!pending) return;
-  const { action, pids } = pending;
+  const { action, pids, items } = pending;
   const path = action === "terminate" ? "/activity/kill" : "/activity/cancel";
   const verb = action === "terminate" ? "terminated" : "cancelled";
   const lines = [];
-  for (let i = 0; i < pids.length; i += MAX_PIDS_PER_CALL) {
-    const chunk = pids.slice(i, i + MAX_PIDS_PER_CALL);
+  for (let i = 0; i < items.length; i += MAX_PIDS_PER_CALL) {
+    const chunk = items.slice(i, i + MAX_PIDS_PER_CALL);
     try {
       const answer = await api(path, { method: "POST", body: { pids: chunk } });
       for (const b of answer.backends) {
@@ -481,7 +481,7 @@ async function perform() {
       }
     } catch (error) {
       if (error.status === 401) return expired();
-      for (const pid of chunk) lines.push({ pid, ok: false, text: `not ${verb}: ${error.message}` });
+      for (const item of chunk) lines.push({ pid: item.pid ?? item, ok: false, text: `not ${verb}: ${error.message}` });
     }
   }
   showResults(lines);
