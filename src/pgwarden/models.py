@@ -155,6 +155,65 @@ class Blocker:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerFigures:
+    """One row of overview.sql: the server as a whole."""
+
+    version: str
+    version_num: int
+    started_at: datetime
+    max_connections: int
+    superuser_reserved: int
+    reserved: int | None
+    by_state: dict[str, int]
+    commits: int
+    rollbacks: int
+    blocks_hit: int
+    blocks_read: int
+    oldest_prepared_gid: str | None
+    oldest_prepared_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> ServerFigures:
+        (version, version_num, started_at, max_connections, superuser_reserved, reserved,
+         by_state, commits, rollbacks, blocks_hit, blocks_read, oldest_prepared_gid,
+         oldest_prepared_at) = row  # fmt: skip
+        return cls(
+            version=version,
+            version_num=version_num,
+            started_at=started_at,
+            max_connections=max_connections,
+            superuser_reserved=superuser_reserved,
+            reserved=reserved,
+            by_state=dict(by_state or {}),
+            commits=commits or 0,
+            rollbacks=rollbacks or 0,
+            blocks_hit=blocks_hit or 0,
+            blocks_read=blocks_read or 0,
+            oldest_prepared_gid=oldest_prepared_gid,
+            oldest_prepared_at=oldest_prepared_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRates:
+    """Commits and rollbacks per second, cluster-wide, over `window` seconds."""
+
+    commits_per_s: float
+    rollbacks_per_s: float
+    window: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostFigures:
+    load_average: tuple[float, float, float]
+    cpu_count: int | None
+    cpu_pct: float  # all CPUs, since the previous reading
+    memory_total: int
+    memory_available: int
+    memory_pct: float
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every backend and its process figures at one moment; views of it are cached on it."""
 
@@ -162,3 +221,6 @@ class Snapshot:
     backends: tuple[Backend, ...]
     figures: dict[int, ProcFigures]
     rendered: dict[Any, bytes] = field(default_factory=dict, compare=False)
+    server: ServerFigures | None = None
+    rates: TransactionRates | None = None  # None for the first snapshot, or after a reset
+    host: HostFigures | None = None

@@ -149,7 +149,7 @@ def test_the_snapshot_route_gives_the_views_and_the_forest_of_one_moment(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert list(body) == ["taken_at", "running", "waiting", "blocking", "tree"]
+    assert list(body) == ["taken_at", "running", "waiting", "blocking", "tree", "overview"]
     datetime.fromisoformat(body["taken_at"])
     check_hot_row(body, holder, waiters)
 
