@@ -10,7 +10,7 @@ PG_VERSIONS ?= 12 18
 ALL_PG_VERSIONS := 12 13 14 15 16 17 18
 LOCK_TESTS := tests/functional/test_locks_*.py
 
-.PHONY: demo test test-locks test-versions lint typecheck check system-deps clean
+.PHONY: demo test test-unit test-locks test-versions lint typecheck check system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,14 @@ demo: system-deps $(STAMP)
 test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"
+
+# Pure logic only: no PostgreSQL needed, a few seconds.
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 # make test-locks VERSIONS="13 16": the lock tests on each of those majors
 test-locks: $(STAMP)
@@ -45,6 +50,7 @@ test-versions: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -39,13 +39,6 @@
     return `${Math.floor(h / 24)}d ${h % 24}h`;
   }
 
-  const RATE_UNITS = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 };
-
-  function parseRate(text) {
-    const match = typeof text === "string" ? /^([0-9.]+)([BKMGTP])$/.exec(text) : null;
-    return match ? parseFloat(match[1]) * RATE_UNITS[match[2]] : null;
-  }
-
   function humanRate(bytes) {
     if (bytes === null) return "–";
     if (bytes === 0) return "0";
@@ -150,10 +143,10 @@
       user: row.user,
       application: row.application_name,
       client: row.client,
-      cpu: row.cpu,
-      memory: row.memory,
-      read: parseRate(row.read_s),
-      write: parseRate(row.write_s),
+      cpu: row.cpu_pct,
+      memory: row.memory_pct,
+      read: row.read_bytes_s,
+      write: row.write_bytes_s,
       iow: row.iow === "Y",
       lockWait: row.wait === "Y" ? 0 : null,
       state: row.state,
@@ -175,10 +168,10 @@
       user: row.user,
       application: row.application_name,
       client: null,
-      cpu: row.cpu,
-      memory: row.memory,
-      read: parseRate(row.read_s),
-      write: parseRate(row.write_s),
+      cpu: row.cpu_pct,
+      memory: row.memory_pct,
+      read: row.read_bytes_s,
+      write: row.write_bytes_s,
       iow: row.iow === "Y",
       lockWait: null,
       state: row.state,
@@ -323,7 +316,7 @@
     { id: "user", label: "user", width: 88, value: (r) => r.user, text: (r) => text(r.user) },
     { id: "application", label: "application", width: 116, value: (r) => r.application, text: (r) => text(r.application) },
     { id: "client", label: "client", width: 96, value: (r) => r.client, text: (r) => text(r.client) || "local" },
-    { id: "cpu", label: "CPU", width: 58, numeric: true, biggestFirst: true, value: (r) => r.cpu, text: (r) => percent(r.cpu), title: "% of one CPU since the previous reading" },
+    { id: "cpu", label: "CPU", width: 58, numeric: true, biggestFirst: true, value: (r) => r.cpu, text: (r) => percent(r.cpu), title: "% of one CPU since the previous reading (over its lifetime on the first)" },
     { id: "memory", label: "memory", width: 80, numeric: true, biggestFirst: true, value: (r) => r.memory, text: (r) => percent(r.memory), title: "resident memory, % of the host's RAM" },
     { id: "read", label: "read/s", width: 84, numeric: true, biggestFirst: true, value: (r) => r.read, text: (r) => humanRate(r.read) },
     { id: "write", label: "write/s", width: 84, numeric: true, biggestFirst: true, value: (r) => r.write, text: (r) => humanRate(r.write) },
