@@ -127,6 +127,7 @@ SESSION_GETS = [
     "/activity/waiting",
     "/activity/blocking",
     "/activity/snapshot",
+    "/overview",
     "/activity/audit",
     *HISTORY,
 ]
@@ -152,7 +153,7 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/snapshot", "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM)
     rec.stream(agent, STREAM, session="not-a-token")
@@ -204,7 +205,7 @@ def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
     for path in HISTORY:  # this agent records no history: it has no store to read
         rec.send(agent, "GET", path, session=admin)
-    for path in [*VIEWS, "/activity/snapshot"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
