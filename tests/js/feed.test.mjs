@@ -193,14 +193,18 @@ test("PostgreSQL unavailable for a tick: the stream says so and stays; a snapsho
   feed.stop();
 });
 
-test("the session ends: the agent says so, the feed stops and reports a 401", async () => {
-  const { clock, feed, streams, errors, polls } = staged();
+test("the agent ends the stream: a poll says why (the session is over, or the agent is gone)", async () => {
+  const refused = Object.assign(new Error("Invalid session."), { status: 401 });
+  const { clock, feed, streams, errors, polls } = staged({ poll: async () => Promise.reject(refused) });
   feed.start();
   streams[0].emit("end", JSON.stringify({ error: "Invalid session." }));
-  assert.deepEqual(errors.map((e) => [e.status, e.message]), [[401, "Invalid session."]]);
+  await clock.advance(0);
   assert.equal(streams[0].closed, true);
+  assert.equal(polls(), 1);
+  assert.deepEqual(errors, [refused]);
+  feed.stop(); // as the page does on a 401
   await clock.advance(60000);
-  assert.equal(polls(), 0);
+  assert.equal(polls(), 1);
   assert.equal(clock.timers.size, 0);
 });
 

@@ -68,43 +68,9 @@ function pauseReason() {
 
 // ------------------------------------------------------------------ where snapshots come from
 
-async function pollSnapshot() {
-  try {
-    return await api("/activity/snapshot");
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    return snapshotFromViews(); // TEMPORARY: an agent without the route (issue 14's server half)
-  }
-}
-
-// TEMPORARY, until issue 14's server half lands: one snapshot from the three views, each
-// waiter under the first of its blockers (no cycle detection: an agent's forest has it).
-async function snapshotFromViews() {
-  const [running, waiting, blocking] = await Promise.all([api("/activity"), api("/activity/waiting"), api("/activity/blocking")]);
-  const nodes = new Map();
-  const node = (pid) => nodes.get(pid) || nodes.set(pid, { id: pid, pid, children: [], waiting_behind: 0, parent: null }).get(pid);
-  for (const row of blocking.rows) node(row.pid);
-  for (const row of waiting.rows) {
-    const parent = (row.blocked_by || []).find((pid) => pid !== 0 && pid !== row.pid);
-    if (parent === undefined) continue;
-    node(row.pid).parent = node(parent);
-    node(parent).children.push(node(row.pid));
-  }
-  const roots = [...nodes.values()].filter((n) => n.parent === null);
-  const behind = (start) => {
-    const seen = new Set([start]);
-    const stack = [start];
-    while (stack.length) for (const child of stack.pop().children) if (!seen.has(child)) seen.add(child) && stack.push(child);
-    return seen.size - 1;
-  };
-  for (const n of nodes.values()) n.waiting_behind = behind(n);
-  for (const n of nodes.values()) delete n.parent;
-  return { taken_at: null, running, waiting, blocking, tree: roots };
-}
-
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
-  poll: pollSnapshot,
+  poll: () => api("/activity/snapshot"),
   // Two intervals without an event: the page's own, or the agent's ([sampler] interval) as
   // seen between its events, whichever is longer.
   silenceMs: (gapMs) => 2 * Math.max(1000 * prefs.interval, gapMs ?? 0),

@@ -30,7 +30,7 @@ export class Feed {
   // openStream(): a new EventSource-like object; poll(): a promise of a snapshot;
   // silenceMs(gapMs): how long without an event before polling (two intervals; gapMs is the
   // last gap seen between events, or null); pollMs(): the poll period; onDelivery(delivery);
-  // onError(error): a failed poll, or what the stream said went wrong (`status` 503 or 401).
+  // onError(error): a failed poll, or PostgreSQL unavailable as the stream said (status 503).
   constructor({ openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs = 60000 }) {
     Object.assign(this, { openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs });
     this.source = null;
@@ -89,12 +89,11 @@ export class Feed {
       this.heard();
       this.onError(new FeedError(503, messageOf(event.data, "PostgreSQL is unavailable.")));
     });
-    // The session is over (logged out, expired): the agent says so, then closes the stream.
-    source.addEventListener("end", (event) => {
+    // The agent ends the stream (the session is over, or the agent is going away): a poll
+    // says which, with a 401 or no answer at all.
+    source.addEventListener("end", () => {
       if (source !== this.source) return;
-      const error = new FeedError(401, messageOf(event.data, "Invalid session."));
-      this.stop();
-      this.onError(error);
+      this.fallBack();
     });
     source.addEventListener("error", () => {
       if (source !== this.source) return;
