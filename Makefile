@@ -10,7 +10,7 @@ PG_VERSIONS ?= 12 18
 ALL_PG_VERSIONS := 12 13 14 15 16 17 18
 LOCK_TESTS := tests/functional/test_locks_*.py
 
-.PHONY: demo test test-js test-locks test-versions lint typecheck check system-deps clean
+.PHONY: demo test test-unit test-js test-locks test-versions lint typecheck check system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ demo: system-deps $(STAMP)
 test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	@$(MAKE) --no-print-directory test-js
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"
+
+# Pure logic only: no PostgreSQL needed, a few seconds.
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 # The web page's pure logic (src/pgwarden/web/js/logic), under Node's own test runner.
 test-js:
@@ -50,6 +55,7 @@ test-versions: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -52,7 +52,6 @@ def synthetic_snapshot(count: int, seed: int = 8) -> Snapshot:
                 f"o.customer_id WHERE o.created_at > now() - interval '{i % 90} days' "
                 "ORDER BY o.total DESC LIMIT 50",
                 leader_pid=None,
-                query_id=rng.getrandbits(62),
                 xmin_age=rng.randrange(1000) if busy else None,
                 blocked_by=None,
             )

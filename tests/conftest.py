@@ -1,4 +1,4 @@
-"""A real PostgreSQL cluster for the whole run, started here and stopped by its pid."""
+"""A real PostgreSQL cluster for the run, started when a test first needs it, stopped by its pid."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import pytest
 from pgwarden.cluster import Cluster, ClusterError, create_cluster
 from tests.helpers import Agent, Sessions, start_agent
 
-_cluster: Cluster | None = None
-_major = 0
 _COMPARISONS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -21,46 +19,51 @@ _COMPARISONS: dict[str, Callable[[int, int], bool]] = {
     "<": operator.lt,
     "==": operator.eq,
 }
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    global _cluster, _major
-    try:
-        _cluster = create_cluster(prefix="pgwarden-test-", settings={"max_connections": "500"})
-        with _cluster.connect() as conn:  # warm-up: one clear failure, not hundreds
-            conn.execute("SELECT 1")
-            _major = conn.info.server_version // 10000
-    except (ClusterError, psycopg.Error) as exc:
-        if _cluster is not None:
-            _cluster.stop()
-            _cluster.remove()
-        pytest.exit(f"cannot start the test PostgreSQL cluster: {exc}", returncode=3)
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _cluster is not None:
-        _cluster.stop()
-        _cluster.remove()
+_started: list[str] = []  # the session's cluster, described once a test has asked for it
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    if _cluster is None:
-        return "PostgreSQL: not started"
-    return f"PostgreSQL {_cluster.version()} from {_cluster.bindir}, port {_cluster.port}"
+    return "PostgreSQL: started when a test first needs one (tests/unit never does)"
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """`@pytest.mark.pg(">= 14")`: run only on a server of a matching major version."""
-    for marker in item.iter_markers("pg"):
-        comparison, _, version = str(marker.args[0]).partition(" ")
-        if not _COMPARISONS[comparison](_major, int(version)):
-            pytest.skip(f"needs PostgreSQL {marker.args[0]}, the test server is {_major}")
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for description in _started:
+        terminalreporter.write_line(description)
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Cluster:
-    assert _cluster is not None
-    return _cluster
+def cluster() -> Iterator[Cluster]:
+    """The run's PostgreSQL cluster, started on first use and stopped at the end."""
+    started: Cluster | None = None
+    try:
+        started = create_cluster(prefix="pgwarden-test-", settings={"max_connections": "500"})
+        with started.connect() as conn:  # warm-up: one clear failure, not hundreds
+            conn.execute("SELECT 1")
+    except (ClusterError, psycopg.Error) as exc:
+        if started is not None:
+            started.stop()
+            started.remove()
+        pytest.exit(f"cannot start the test PostgreSQL cluster: {exc}", returncode=3)
+    _started.append(f"PostgreSQL {started.version()} from {started.bindir}, port {started.port}")
+    yield started
+    started.stop()
+    started.remove()
+
+
+@pytest.fixture(scope="session")
+def server_major(cluster: Cluster) -> int:
+    with cluster.connect() as conn:
+        return conn.info.server_version // 10000
+
+
+@pytest.fixture(autouse=True)
+def _pg_version_marker(request: pytest.FixtureRequest) -> None:
+    """`@pytest.mark.pg(">= 14")`: run only on a server of a matching major version."""
+    for marker in request.node.iter_markers("pg"):
+        major: int = request.getfixturevalue("server_major")
+        comparison, _, version = str(marker.args[0]).partition(" ")
+        if not _COMPARISONS[comparison](major, int(version)):
+            pytest.skip(f"needs PostgreSQL {marker.args[0]}, the test server is {major}")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 from pgwarden.audit import AuditLog, AuditUnavailable
 from pgwarden.config import GuardsConfig
 from pgwarden.db.database import Database, PermissionDenied
-from pgwarden.models import decode_query
+from pgwarden.db.encodings import decode_query
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,15 @@ class View(StrEnum):
     BLOCKING = "blocking"
 
 
+# The process figures' numeric twins; sorting by a seed figure sorts by its twin.
+FIGURE_TWINS = {
+    "cpu": "cpu_pct",
+    "memory": "memory_pct",
+    "read_s": "read_bytes_s",
+    "write_s": "write_bytes_s",
+}
+TWINS = frozenset(FIGURE_TWINS.values())
+
 # Keys a client may sort by, per view; the default is the longest duration first.
 SORT_KEYS: dict[View, frozenset[str]] = {
     View.ACTIVITY: frozenset(
@@ -48,7 +57,8 @@ SORT_KEYS: dict[View, frozenset[str]] = {
             "xact_start",
             "query_start",
         }
-    ),
+    )
+    | TWINS,
     View.WAITING: frozenset(
         {
             "pid",
@@ -69,7 +79,8 @@ SORT_KEYS: dict[View, frozenset[str]] = {
             "backend_type",
             "wait_duration",
         }
-    ),
+    )
+    | TWINS,
 }
 SORT_KEYS[View.BLOCKING] = SORT_KEYS[View.WAITING] | {"blocked_count"}
 
@@ -104,13 +115,29 @@ class RowQuery:
 
 
 ZERO_RATE = format_bytes(0.0)
+# What temboard-agent 7.x shows for a figure it cannot read; clients expect it, never null.
+NOT_AVAILABLE = "N/A"
 
 
-def _rate(value: float | None) -> str | None:
+def _rate(value: float | None) -> str:
     # Most backends sit idle: their zero rates need no formatting.
     if value is None:
-        return None
+        return NOT_AVAILABLE
     return ZERO_RATE if value == 0 else format_bytes(value)
+
+
+def _iow(value: bool | None) -> str:
+    if value is None:
+        return NOT_AVAILABLE
+    return "Y" if value else "N"
+
+
+def _shown(value: float | None) -> float | str:
+    return NOT_AVAILABLE if value is None else value
+
+
+def _rate_number(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def activity_row(backend: Backend, figures: ProcFigures) -> Row:
@@ -120,11 +147,11 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "database": backend.database,
         "user": backend.user,
         "client": backend.client,
-        "cpu": figures.cpu,
-        "memory": figures.memory,
+        "cpu": _shown(figures.cpu),
+        "memory": _shown(figures.memory),
         "read_s": _rate(figures.read_rate),
         "write_s": _rate(figures.write_rate),
-        "iow": "Y" if figures.iowait else "N",
+        "iow": _iow(figures.iowait),
         "wait": "Y" if backend.waits_on_lock else "N",
         "duration": f"{backend.duration if backend.duration > 0 else 0.0:.3f}",
         "state": backend.state,
@@ -136,6 +163,10 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
         "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
+        "cpu_pct": figures.cpu,
+        "memory_pct": figures.memory,
+        "read_bytes_s": _rate_number(figures.read_rate),
+        "write_bytes_s": _rate_number(figures.write_rate),
     }
 
 
@@ -145,11 +176,11 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
-        "cpu": figures.cpu,
-        "memory": figures.memory,
+        "cpu": _shown(figures.cpu),
+        "memory": _shown(figures.memory),
         "read_s": _rate(figures.read_rate),
         "write_s": _rate(figures.write_rate),
-        "iow": "Y" if figures.iowait else "N",
+        "iow": _iow(figures.iowait),
         "relation": locks.relation_text(lock),
         "type": lock.locktype if lock else None,
         "mode": lock.mode if lock else None,
@@ -160,6 +191,10 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "backend_type": backend.backend_type,
         # a parallel worker is shown with its leader: the pid to act on
         "leader_pid": backend.leader_pid if backend.leader_pid != backend.pid else None,
+        "cpu_pct": figures.cpu,
+        "memory_pct": figures.memory,
+        "read_bytes_s": _rate_number(figures.read_rate),
+        "write_bytes_s": _rate_number(figures.write_rate),
         # the forest's node id: several prepared transactions share pid 0
         "id": backend.id,
     }
@@ -231,8 +266,6 @@ def _sort_key(name: str) -> Callable[[Row], Any]:
     """What a row sorts by, for rows where `name` is not null (nulls are set apart first)."""
     if name == "duration":  # text in /activity ("12.345"): sort it as the number it shows
         return lambda row: float(row["duration"])
-    if name in ("read_s", "write_s"):
-        return lambda row: _parse_human(row[name])
 
     def key(row: Row) -> Any:
         value = row[name]
@@ -241,16 +274,10 @@ def _sort_key(name: str) -> Callable[[Row], Any]:
     return key
 
 
-_MULTIPLIERS = {unit: 1024**i for i, unit in enumerate("BKMGTP")}
-
-
-def _parse_human(text: str) -> float:
-    return float(text[:-1]) * float(_MULTIPLIERS[text[-1]])
-
-
 def sort_rows(rows: list[Row], query: RowQuery) -> list[Row]:
     """Rows in the query's order; nulls sort last either way."""
     name = query.sort.lstrip("-")
+    name = FIGURE_TWINS.get(name, name)  # "N/A" sorts with the nulls, numbers as numbers
     descending = query.sort.startswith("-")
     present = [row for row in rows if row.get(name) is not None]
     absent = [row for row in rows if row.get(name) is None]

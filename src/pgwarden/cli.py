@@ -13,12 +13,13 @@ from pathlib import Path
 from pgwarden import __version__
 from pgwarden.auth.users import (
     MAX_PASSWORD_LENGTH,
-    USERNAME,
+    USERNAME_RULE,
     Role,
     User,
     UsersFileError,
     hash_password,
     read_users,
+    valid_username,
     write_users,
 )
 from pgwarden.config import Config, ConfigError, load_config
@@ -65,8 +66,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     path = _config(args).auth.users_file
-    if not USERNAME.match(args.name):
-        raise UsersFileError("a user name is 1 to 64 of A-Z a-z 0-9 _ . @ -")
+    if not valid_username(args.name):
+        raise UsersFileError(USERNAME_RULE)
     users = read_users(path)
     if args.name in users:
         raise UsersFileError(f"user {args.name} exists; use `pgwarden user passwd` or `delete`")
@@ -85,7 +86,9 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     role = Role(args.role) if args.role else user.role
     users[args.name] = User(user.name, role, hash_password(_read_password(args)))
     write_users(path, users)
-    print(f"password of {args.name} changed; existing sessions stay valid until they expire")
+    print(
+        f"password of {args.name} changed; a running agent ends its open sessions at their next use"
+    )
     return 0
 
 

@@ -1,19 +1,28 @@
 """Configuration: TOML file, then `PGWARDEN_<SECTION>_<KEY>` overrides, then libpq's `PG*`.
 
-Each section is a frozen dataclass; a field's metadata documents the key and bounds it, so
-the loader, the validation messages and the configuration reference share one source.
+Each section is a frozen pydantic model; every key is declared once with `key()` (default,
+doc text, bounds, libpq variable), so validation, its messages and the configuration
+reference share one source. To add a key, add one line to its section:
+
+    retention_days: int = key(7, "Days of history kept.", ge=1, le=365)
+
+Types: `int`, `float` (never NaN or infinite), `bool`, `str`, `tuple[str, ...]` (a TOML
+list, or a comma-separated environment value), `NonEmptyPath`, `OptionalPath` (empty means
+unset), `Literal["a", "b"]` for a choice. A new section is a `Section` subclass plus one
+field of `Config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
 import tomllib
-import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "PGWARDEN_"
 
@@ -26,40 +35,51 @@ def key(
     default: Any,
     doc: str,
     *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    choices: tuple[str, ...] | None = None,
+    ge: float | None = None,
+    le: float | None = None,
     libpq_env: str | None = None,
 ) -> Any:
-    """Declare a configuration key with its documentation and bounds."""
-    meta = {
-        "doc": doc,
-        "minimum": minimum,
-        "maximum": maximum,
-        "choices": choices,
-        "libpq_env": libpq_env,
-    }
-    if isinstance(default, list | tuple):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
+    """Declare a configuration key: its default, its doc text, its bounds, its libpq variable."""
+    extra: dict[str, Any] = {"allow_inf_nan": False} if isinstance(default, float) else {}
+    return Field(
+        tuple(default) if isinstance(default, list) else default,
+        description=doc,
+        ge=ge,
+        le=le,
+        json_schema_extra={"libpq_env": libpq_env} if libpq_env else None,
+        **extra,
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
+def _refuse_empty(value: Any) -> Any:
+    if value == "":
+        raise ValueError("must be a non-empty path")
+    return value
+
+
+NonEmptyPath = Annotated[Path, BeforeValidator(_refuse_empty)]
+# An empty string means "not set", as for libpq's own options.
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: None if v == "" else v)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerConfig(Section):
     address: str = key("127.0.0.1", "Address to listen on; the default serves loopback only.")
-    port: int = key(2345, "TCP port to listen on.", minimum=1, maximum=65535)
-    tls_cert: Path | None = key(None, "PEM certificate file; HTTPS when set with tls_key.")
-    tls_key: Path | None = key(None, "PEM private key file for tls_cert.")
+    port: int = key(2345, "TCP port to listen on.", ge=1, le=65535)
+    tls_cert: OptionalPath = key(None, "PEM certificate file; HTTPS when set with tls_key.")
+    tls_key: OptionalPath = key(None, "PEM private key file for tls_cert.")
     max_body_bytes: int = key(
-        65536, "Largest request body accepted; larger gets 413.", minimum=1024, maximum=16 << 20
+        65536, "Largest request body accepted; larger gets 413.", ge=1024, le=16 << 20
     )
     access_log: bool = key(False, "Log one line per request (never headers or bodies).")
 
 
-@dataclass(frozen=True, slots=True)
-class PostgresConfig:
+class PostgresConfig(Section):
     host: str = key("/var/run/postgresql", "Server host or unix socket folder.", libpq_env="PGHOST")
-    port: int = key(5432, "Server port.", minimum=1, maximum=65535, libpq_env="PGPORT")
+    port: int = key(5432, "Server port.", ge=1, le=65535, libpq_env="PGPORT")
     user: str = key("postgres", "Role the agent connects as.", libpq_env="PGUSER")
     password: str = key(
         "", "Password; empty means PGPASSWORD or ~/.pgpass.", libpq_env="PGPASSWORD"
@@ -68,59 +88,53 @@ class PostgresConfig:
     connect_timeout: float = key(
         5.0,
         "Seconds to wait for a connection before answering 503.",
-        minimum=1,
-        maximum=60,
+        ge=1,
+        le=60,
         libpq_env="PGCONNECT_TIMEOUT",
     )
     statement_timeout: float = key(
         5.0,
         "Seconds any agent query may run before PostgreSQL cancels it.",
-        minimum=0.1,
-        maximum=300,
+        ge=0.1,
+        le=300,
     )
     lock_timeout: float = key(
         1.0,
         "Seconds an agent query may wait for a lock, so it never joins a pile-up.",
-        minimum=0.01,
-        maximum=60,
+        ge=0.01,
+        le=60,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SamplerConfig:
+class SamplerConfig(Section):
     interval: float = key(
         1.0,
         "Seconds between the snapshots pushed to stream viewers and the history recorder "
         "(taken only while one of them listens).",
-        minimum=0.1,
-        maximum=60,
+        ge=0.1,
+        le=60,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class AuthConfig:
-    users_file: Path = key(Path("users"), "Users file written by `pgwarden user add`.")
+class AuthConfig(Section):
+    users_file: NonEmptyPath = key(Path("users"), "Users file written by `pgwarden user add`.")
     session_ttl: int = key(
         3600,
         "Seconds a session lives without use (sliding expiry).",
-        minimum=60,
-        maximum=7 * 86400,
+        ge=60,
+        le=7 * 86400,
     )
-    max_failures: int = key(
-        5, "Failed logins for one user or address before 429.", minimum=1, maximum=1000
+    max_failures: int = key(5, "Failed logins for one user or address before 429.", ge=1, le=1000)
+    lockout_seconds: int = key(60, "Seconds a throttled user or address must wait.", ge=1, le=86400)
+
+
+class AuditConfig(Section):
+    file: NonEmptyPath = key(
+        Path("audit.jsonl"), "Append-only JSON-lines log of every kill and cancel."
     )
-    lockout_seconds: int = key(
-        60, "Seconds a throttled user or address must wait.", minimum=1, maximum=86400
-    )
 
 
-@dataclass(frozen=True, slots=True)
-class AuditConfig:
-    file: Path = key(Path("audit.jsonl"), "Append-only JSON-lines log of every kill and cancel.")
-
-
-@dataclass(frozen=True, slots=True)
-class GuardsConfig:
+class GuardsConfig(Section):
     protected_roles: tuple[str, ...] = key(
         (), "Roles whose backends are never killed or cancelled."
     )
@@ -129,27 +143,48 @@ class GuardsConfig:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class MetricsConfig:
+class MetricsConfig(Section):
     enabled: bool = key(False, "Serve GET /metrics in the Prometheus text format.")
     token: str = key("", "Bearer token /metrics requires; empty means no token.")
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
-    server: ServerConfig = field(default_factory=ServerConfig)
-    postgresql: PostgresConfig = field(default_factory=PostgresConfig)
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    auth: AuthConfig = field(default_factory=AuthConfig)
-    audit: AuditConfig = field(default_factory=AuditConfig)
-    guards: GuardsConfig = field(default_factory=GuardsConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    source: Path | None = None
+class Config(Section):
+    server: ServerConfig = ServerConfig()
+    postgresql: PostgresConfig = PostgresConfig()
+    sampler: SamplerConfig = SamplerConfig()
+    auth: AuthConfig = AuthConfig()
+    audit: AuditConfig = AuditConfig()
+    guards: GuardsConfig = GuardsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    source: Path | None = Field(default=None, exclude=True)  # the file it was read from
 
 
-SECTIONS: dict[str, type[Any]] = {
-    name: hint for name, hint in get_type_hints(Config).items() if name != "source"
+# Every field of Config but source is a section.
+SECTIONS: dict[str, type[Section]] = {
+    name: info.annotation  # type: ignore[misc]
+    for name, info in Config.model_fields.items()
+    if name != "source"
 }
+
+
+def libpq_variable(info: FieldInfo) -> str | None:
+    """The libpq environment variable a key falls back to, if any."""
+    extra = info.json_schema_extra
+    return extra.get("libpq_env") if isinstance(extra, dict) else None  # type: ignore[return-value]
+
+
+def bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    """(at least, at most) of a key, None where unbounded."""
+    low = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in info.metadata if hasattr(m, "le")), None)
+    return low, high
+
+
+def choices(info: FieldInfo) -> tuple[str, ...]:
+    """The allowed values of a `Literal[...]` key; empty for any other key."""
+    if str(get_origin(info.annotation)) == "typing.Literal":
+        return tuple(str(c) for c in get_args(info.annotation))
+    return ()
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
@@ -167,141 +202,123 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    base = path.resolve().parent if path else Path.cwd()
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{where}: [{unknown[0]}]: unknown section")
-    sections = {
-        name: _load_section(name, cls, data.get(name, {}), environ, where, base)
-        for name, cls in SECTIONS.items()
-    }
-    config = Config(**sections, source=path)
+    origins = _apply_environment(data, environ)
+    try:
+        # JSON mode, strictly: a TOML string is a path but never a number or a boolean.
+        config = Config.model_validate_json(json.dumps(data, default=_unsupported), strict=True)
+    except ValidationError as exc:
+        raise ConfigError(_message(exc.errors()[0], where, origins)) from None
+    base = path.resolve().parent if path else Path.cwd()
+    config = _relative_to(config, base).model_copy(update={"source": path})
     _check_tls(config, where)
     return config
 
 
-def _load_section(
-    name: str,
-    cls: type[Any],
-    table: Any,
-    environ: Mapping[str, str],
-    where: str,
-    base: Path,
-) -> Any:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{name}]: must be a table")
-    unknown = sorted(set(table) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-        raise ConfigError(f"{where}: [{name}] {unknown[0]}: unknown key")
-    hints = get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        env_name = f"{ENV_PREFIX}{name.upper()}_{f.name.upper()}"
-        libpq_env = f.metadata.get("libpq_env")
-        if env_name in environ:
-            raw, origin, from_env = environ[env_name], env_name, True
-        elif f.name in table and not (libpq_env and table[f.name] == "" and environ.get(libpq_env)):
-            raw, origin, from_env = table[f.name], f"{where}: [{name}] {f.name}", False
-        elif libpq_env and environ.get(libpq_env):
-            raw, origin, from_env = environ[libpq_env], libpq_env, True
-        else:
-            default = f.default
-            if isinstance(default, Path) and not default.is_absolute():
-                values[f.name] = base / default  # relative to the file, as given ones
-            continue
-        value = _coerce(raw, hints[f.name], from_env, origin)
-        _check_bounds(value, f.metadata, origin)
-        if isinstance(value, Path) and not value.is_absolute():
-            value = base / value
-        values[f.name] = value
-    return cls(**values)
+def _apply_environment(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> dict[tuple[str, str], str]:
+    """Put environment values into `data` (parsed by pydantic); say which key came from where."""
+    origins: dict[tuple[str, str], str] = {}
+    for section, cls in SECTIONS.items():
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            continue  # validation says it must be a table
+        for name, info in cls.model_fields.items():
+            env_name = f"{ENV_PREFIX}{section.upper()}_{name.upper()}"
+            libpq_env = libpq_variable(info)
+            if env_name in environ:
+                raw = environ[env_name]
+            elif libpq_env and environ.get(libpq_env) and table.get(name, "") == "":
+                env_name, raw = libpq_env, environ[libpq_env]
+            else:
+                continue
+            origins[(section, name)] = env_name
+            table[name] = _from_environment(raw, info, env_name)
+    return origins
 
 
-def _coerce(raw: Any, hint: Any, from_env: bool, origin: str) -> Any:
-    """Turn a TOML value (or an environment string) into the field's type."""
-    target = hint
-    nullable = False
-    if get_origin(hint) in (Union, types.UnionType):
-        args = [a for a in get_args(hint) if a is not type(None)]
-        nullable = len(args) < len(get_args(hint))
-        target = args[0]
-    if nullable and raw == "":
-        return None
+def _from_environment(raw: str, info: FieldInfo, env_name: str) -> Any:
+    """An environment string as the JSON value of the key (lists are comma-separated)."""
+    if get_origin(info.annotation) is tuple:
+        return [item.strip() for item in raw.split(",") if item.strip()]
     try:
-        if target is bool:
-            if from_env and isinstance(raw, str):
-                lowered = raw.strip().lower()
-                if lowered in ("1", "true", "yes", "on"):
-                    return True
-                if lowered in ("0", "false", "no", "off", ""):
-                    return False
-            if isinstance(raw, bool):
-                return raw
-            raise TypeError
-        if target is int:
-            if from_env and isinstance(raw, str):
-                return int(raw.strip())
-            if isinstance(raw, int) and not isinstance(raw, bool):
-                return raw
-            raise TypeError
-        if target is float:
-            if from_env and isinstance(raw, str):
-                return float(raw.strip())
-            if isinstance(raw, int | float) and not isinstance(raw, bool):
-                return float(raw)
-            raise TypeError
-        if target is str:
-            if isinstance(raw, str):
-                return raw
-            raise TypeError
-        if target is Path:
-            if isinstance(raw, str) and raw:
-                return Path(raw)
-            raise TypeError
-        if get_origin(target) is tuple:
-            if from_env and isinstance(raw, str):
-                return tuple(item.strip() for item in raw.split(",") if item.strip())
-            if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-                return tuple(raw)
-            raise TypeError
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"{origin}: must be {_describe(target)}")
+        adapter: TypeAdapter[Any] = TypeAdapter(Annotated[info.annotation, info])  # type: ignore[arg-type]
+        value = adapter.validate_strings(raw.strip())
+    except ValidationError as exc:
+        raise ConfigError(_message(exc.errors()[0], env_name, {})) from None
+    return adapter.dump_python(value, mode="json")
 
 
-def _describe(target: Any) -> str:
-    if target is bool:
-        return "true or false"
-    if target is int:
-        return "an integer"
-    if target is float:
-        return "a number"
-    if target is Path:
-        return "a non-empty path"
-    if get_origin(target) is tuple:
-        return "a list of strings"
-    return "a string"
+def _unsupported(value: Any) -> Any:
+    """TOML dates and times fit no key: give validation something every type refuses."""
+    return {"unsupported TOML value": str(value)}
 
 
-def _check_bounds(value: Any, meta: Mapping[str, Any], origin: str) -> None:
-    minimum, maximum, choices = meta.get("minimum"), meta.get("maximum"), meta.get("choices")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if minimum is not None and value < minimum:
-            raise ConfigError(f"{origin}: must be at least {minimum:g}")
-        if maximum is not None and value > maximum:
-            raise ConfigError(f"{origin}: must be at most {maximum:g}")
-    if choices is not None and value not in choices:
-        raise ConfigError(f"{origin}: must be one of {', '.join(choices)}")
+# Pydantic's error types, said the way the rest of the agent's messages are.
+_WORDING = {
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "tuple_type": "must be a list of strings",
+    "model_type": "must be a table",
+    "extra_forbidden": "unknown key",
+}
+
+
+def _message(error: Mapping[str, Any], where: str, origins: Mapping[tuple[str, str], str]) -> str:
+    """One line: the file and key (or the environment variable), then what is wrong."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "greater_than_equal":
+        what = f"must be at least {ctx['ge']:g}"
+    elif kind == "less_than_equal":
+        what = f"must be at most {ctx['le']:g}"
+    elif kind == "value_error":
+        what = str(ctx["error"])
+    else:
+        what = _WORDING.get(kind) or error["msg"][:1].lower() + error["msg"][1:]
+    loc = [str(part) for part in error["loc"]]
+    if not loc:  # one environment value, validated alone
+        return f"{where}: {what}"
+    if len(loc) == 1:
+        return f"{where}: [{loc[0]}]: {what}"
+    section, name = loc[0], loc[1]
+    origin = origins.get((section, name)) or f"{where}: [{section}] {name}"
+    if kind == "string_type" and len(loc) > 2:
+        what = "must be a list of strings"
+    return f"{origin}: {what}"
+
+
+def _relative_to(config: Config, base: Path) -> Config:
+    """Relative paths, given or default, are relative to the configuration file's folder."""
+    updates = {}
+    for section in SECTIONS:
+        model = getattr(config, section)
+        paths = {
+            name: base / value
+            for name, value in model
+            if isinstance(value, Path) and not value.is_absolute()
+        }
+        if paths:
+            updates[section] = model.model_copy(update=paths)
+    return config.model_copy(update=updates)
 
 
 def documented_keys() -> list[tuple[str, str, Any, str]]:
     """(section, key, default, doc) for every key, for the configuration reference."""
-    rows = []
-    for name, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            default = f.default_factory() if callable(f.default_factory) else f.default
-            rows.append((name, f.name, default, f.metadata["doc"]))
-    return rows
+    return [
+        (section, name, info.default, info.description or "")
+        for section, cls in SECTIONS.items()
+        for name, info in cls.model_fields.items()
+    ]
 
 
 def _check_tls(config: Config, where: str) -> None:

@@ -6,12 +6,13 @@ between the markers; a test fails when the committed file differs from what this
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
-from pgwarden.config import ENV_PREFIX, SECTIONS
+from pydantic.fields import FieldInfo
+
+from pgwarden.config import ENV_PREFIX, SECTIONS, bounds, choices, libpq_variable
 
 BEGIN = "<!-- BEGIN GENERATED: python -m pgwarden.config_reference docs/configuration.md -->"
 END = "<!-- END GENERATED -->"
@@ -33,16 +34,16 @@ def _toml(value: Any) -> str:
     return f'`"{value}"`'
 
 
-def _bounds(meta: dict[str, Any]) -> str:
-    low, high, choices = meta.get("minimum"), meta.get("maximum"), meta.get("choices")
+def _bounds(info: FieldInfo) -> str:
+    low, high = bounds(info)
     if low is not None and high is not None:
         return f" From {_number(low)} to {_number(high)}."
     if low is not None:
         return f" At least {_number(low)}."
     if high is not None:
         return f" At most {_number(high)}."
-    if choices:
-        return " One of " + ", ".join(f"`{c}`" for c in choices) + "."
+    if choices(info):
+        return " One of " + ", ".join(f"`{c}`" for c in choices(info)) + "."
     return ""
 
 
@@ -53,13 +54,12 @@ def reference() -> str:
         out.append(f"### `[{section}]`\n")
         out.append("| key | default | environment | meaning |")
         out.append("|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            default = f.default_factory() if callable(f.default_factory) else f.default
-            env = f"`{ENV_PREFIX}{section.upper()}_{f.name.upper()}`"
-            if f.metadata.get("libpq_env"):
-                env += f", then `{f.metadata['libpq_env']}`"
-            doc = f.metadata["doc"].replace("|", "\\|") + _bounds(dict(f.metadata))
-            out.append(f"| `{f.name}` | {_toml(default)} | {env} | {doc} |")
+        for name, info in cls.model_fields.items():
+            env = f"`{ENV_PREFIX}{section.upper()}_{name.upper()}`"
+            if libpq_variable(info):
+                env += f", then `{libpq_variable(info)}`"
+            doc = (info.description or "").replace("|", "\\|") + _bounds(info)
+            out.append(f"| `{name}` | {_toml(info.default)} | {env} | {doc} |")
         out.append("")
     return "\n".join(out)
 

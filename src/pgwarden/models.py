@@ -1,35 +1,12 @@
-"""What the agent knows of the cluster: frozen records filled straight from query rows."""
+"""What the agent knows of the cluster: frozen, plain records (rows.py fills them from rows)."""
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from psycopg._encodings import py_codecs
-
 from pgwarden.proc import ProcFigures
-
-
-@cache
-def _python_codec(pg_encoding: str | None) -> str:
-    """PostgreSQL's encoding name as a Python codec; SQL_ASCII and unknowns read as UTF-8."""
-    name = py_codecs.get((pg_encoding or "UTF8").upper().encode(), "utf-8")
-    if name == "ascii":
-        return "utf-8"
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return "utf-8"
-
-
-def decode_query(raw: bytes | None, pg_encoding: str | None) -> str | None:
-    """Query text in its database's encoding: pg_stat_activity passes it through unconverted."""
-    if raw is None:
-        return None
-    return raw.decode(_python_codec(pg_encoding), errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,39 +64,10 @@ class Backend:
     duration: float
     query: str | None
     leader_pid: int | None
-    query_id: int | None
     xmin_age: int | None
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
     gid: str | None = None  # a prepared transaction's name (its pid is 0)
-
-    @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> Backend:
-        (pid, database, user, client, application_name, backend_type, state, wait_event_type,
-         wait_event, xact_start, query_start, duration, query, encoding, leader_pid, query_id,
-         xmin_age, blocked_by, locks, gid) = row  # fmt: skip
-        return cls(
-            pid=pid,
-            database=database,
-            user=user,
-            client=client,
-            application_name=application_name,
-            backend_type=backend_type,
-            state=state,
-            wait_event_type=wait_event_type,
-            wait_event=wait_event,
-            xact_start=xact_start,
-            query_start=query_start,
-            duration=duration,
-            query=decode_query(query, encoding),
-            leader_pid=leader_pid,
-            query_id=query_id,
-            xmin_age=xmin_age,
-            # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
-            blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
-            locks=tuple(LockInfo.from_json(item) for item in locks or ()),
-            gid=gid,
-        )
 
     @property
     def id(self) -> int | str:

@@ -33,8 +33,16 @@ SPARE_DESCRIPTORS = 256
 FILES_PER_PROCESS = 3  # stat, io, schedstat
 
 
+def clock() -> float:
+    """Seconds since boot: the clock /proc/<pid>/stat's start time counts on, as ps reads it."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 class ProcReading(NamedTuple):
-    """One reading of one process; (pid, start_ticks) names the process across pid reuse."""
+    """One reading of one process; (pid, start_ticks) names the process across pid reuse.
+
+    `start_ticks` (clock ticks) and `taken_at` (seconds, `clock()`) both count from boot.
+    """
 
     pid: int
     start_ticks: int
@@ -48,16 +56,20 @@ class ProcReading(NamedTuple):
 
 
 class ProcFigures(NamedTuple):
-    """What the API shows of a process: rates over the window since a previous reading."""
+    """What the API shows of a process: rates since a previous reading, or since it started.
+
+    None where the figure cannot be read (the process is gone, or its I/O counters belong to
+    another OS user).
+    """
 
     cpu: float | None
     memory: float | None
     read_rate: float | None
     write_rate: float | None
-    iowait: bool
+    iowait: bool | None
 
 
-UNREADABLE = ProcFigures(cpu=None, memory=None, read_rate=None, write_rate=None, iowait=False)
+UNREADABLE = ProcFigures(cpu=None, memory=None, read_rate=None, write_rate=None, iowait=None)
 
 
 def parse_stat(data: bytes) -> tuple[str, int, int, int, int]:
@@ -118,7 +130,7 @@ def read_process(pid: int) -> ProcReading | None:
         stat = _read(f"/proc/{pid}/stat")
     except OSError:
         return None
-    taken_at = time.monotonic()
+    taken_at = clock()
     try:
         io: bytes | None = _read(f"/proc/{pid}/io")
     except OSError:
@@ -219,13 +231,13 @@ class ProcReader:
         try:
             ran = os.pread(files.sched, 64, 0) if files.sched is not None else None
             if last is not None and ran == files.ran:  # it has not run since
-                return ProcReading._make((*last[:-1], time.monotonic()))
+                return ProcReading._make((*last[:-1], clock()))
             stat = os.pread(files.stat, 4096, 0)
         except OSError:
             # That process has exited; its pid may already name another one.
             self._files.pop(pid).close()
             return self._read_reopened(pid)
-        return self._read_rest(files, pid, stat, ran, time.monotonic())
+        return self._read_rest(files, pid, stat, ran, clock())
 
     def _read_reopened(self, pid: int) -> ProcReading | None:
         files = self._open(pid)
@@ -237,7 +249,7 @@ class ProcReader:
         except OSError:
             self._files.pop(pid).close()
             return None
-        return self._read_rest(files, pid, stat, ran, time.monotonic())
+        return self._read_rest(files, pid, stat, ran, clock())
 
     @staticmethod
     def _read_rest(
@@ -299,18 +311,38 @@ def figures(
     page_size: int = PAGE_SIZE,
     total_memory: int = TOTAL_MEMORY,
 ) -> ProcFigures:
-    """Figures of `current`, with rates against `base` (None: no rates yet)."""
+    """Figures of `current`: rates against `base`, or over its lifetime without one (as ps)."""
     memory = round(current.rss_pages * page_size * 100 / total_memory, 2)
-    cpu = read_rate = write_rate = None
-    if base is not None:
+    if base is not None and current.taken_at - base.taken_at >= MIN_WINDOW:
         window = current.taken_at - base.taken_at
-        if window >= MIN_WINDOW:
-            cpu = round(max(current.cpu_ticks - base.cpu_ticks, 0) * 100 / clock_ticks / window, 1)
-            if current.read_bytes is not None and base.read_bytes is not None:
-                read_rate = max(current.read_bytes - base.read_bytes, 0) / window
-            if current.write_bytes is not None and base.write_bytes is not None:
-                write_rate = max(current.write_bytes - base.write_bytes, 0) / window
-    return ProcFigures(cpu, memory, read_rate, write_rate, current.state == "D")
+        cpu_ticks = max(current.cpu_ticks - base.cpu_ticks, 0)
+        read = _delta(current.read_bytes, base.read_bytes)
+        write = _delta(current.write_bytes, base.write_bytes)
+    else:
+        # Counters start at zero when the process is forked: all it did, over its age.
+        window = current.taken_at - current.start_ticks / clock_ticks
+        cpu_ticks, read, write = current.cpu_ticks, current.read_bytes, current.write_bytes
+    if window <= 0:  # born within the last clock tick: nothing measurable yet
+        return ProcFigures(
+            0.0,
+            memory,
+            None if read is None else 0.0,
+            None if write is None else 0.0,
+            current.state == "D",
+        )
+    return ProcFigures(
+        round(cpu_ticks * 100 / clock_ticks / window, 1),
+        memory,
+        None if read is None else read / window,
+        None if write is None else write / window,
+        current.state == "D",
+    )
+
+
+def _delta(now: int | None, then: int | None) -> int | None:
+    if now is None or then is None:
+        return None
+    return max(now - then, 0)
 
 
 def _base_among(bases: list[ProcReading], now: float) -> ProcReading | None:

@@ -13,9 +13,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pgwarden import proc
+from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
+from pgwarden.db.relations import RelationNames
 from pgwarden.models import Backend, Snapshot
+from pgwarden.rows import backend_row
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,17 @@ class SamplerStats:
     snapshots: int = 0
     errors: int = 0
     last_seconds: float = 0.0
+
+
+async def name_other_relations(
+    relations: RelationNames, backends: tuple[Backend, ...], server_version: int
+) -> tuple[Backend, ...]:
+    """The backends, every lock on a relation of another database named or explained."""
+    wanted = locks.unnamed_relations(backends)
+    if not wanted:
+        return backends
+    names, failures = await relations.read(wanted, server_version)
+    return locks.name_relations(backends, names, failures)
 
 
 class Sampler:
@@ -100,7 +113,7 @@ class Sampler:
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None:
             self._postmaster_pid = None  # restarted, or never found: look again below
-        query = asyncio.ensure_future(self._db.query(self._db.monitor, "activity"))
+        query = asyncio.ensure_future(self._db.fetch(self._db.monitor, "activity", backend_row))
         early = None
         try:
             # Let the statement leave first: once the reader thread holds the GIL, sending
@@ -113,8 +126,10 @@ class Sampler:
             query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
         own = self._db.own_pids
-        backends = tuple(Backend.from_row(row) for row in rows if row[0] not in own)
-        backends = await self._db.name_relations(backends)
+        backends = tuple(b for b in rows if b.pid not in own)
+        backends = await name_other_relations(
+            self._db.relations, backends, self._db.monitor.server_version or 0
+        )
         missing = [b.pid for b in backends if b.pid and b.pid not in readings]
         if missing:
             readings.update(await asyncio.to_thread(self._reader.read, missing))

@@ -18,7 +18,7 @@ SEED_KEYS = [
 ]  # fmt: skip
 EXTRA_KEYS = [
     "application_name", "backend_type", "wait_event_type", "wait_event", "xact_start",
-    "query_start", "blocked_by",
+    "query_start", "blocked_by", "cpu_pct", "memory_pct", "read_bytes_s", "write_bytes_s",
 ]  # fmt: skip
 HUMAN = re.compile(r"^\d+\.\d{2}[BKMGTP]$")
 
@@ -28,10 +28,12 @@ def check_seed_types(row: dict[str, Any]) -> None:
     assert type(row["pid"]) is int
     for key in ("database", "user", "client", "state", "query"):
         assert row[key] is None or isinstance(row[key], str), key
-    for key in ("cpu", "memory"):
-        assert row[key] is None or type(row[key]) is float, key
+    # The agent runs as root here: every backend's /proc can be read, so no "N/A" either.
+    for key in ("cpu", "memory", "cpu_pct", "memory_pct", "read_bytes_s", "write_bytes_s"):
+        assert type(row[key]) is float, (key, row[key])
     for key in ("read_s", "write_s"):
-        assert row[key] is None or HUMAN.match(row[key]), (key, row[key])
+        assert HUMAN.match(row[key]), (key, row[key])
+    assert (row["cpu"], row["memory"]) == (row["cpu_pct"], row["memory_pct"])
     assert row["iow"] in ("Y", "N")
     assert row["wait"] in ("Y", "N")
     assert re.fullmatch(r"\d+\.\d{3}", row["duration"]), row["duration"]
@@ -118,16 +120,23 @@ def test_every_backend_is_listed_without_a_cap(agent: Agent, cluster: Cluster) -
             conn.close()
 
 
-def test_process_figures_become_rates_on_the_next_poll(agent: Agent, sessions: Sessions) -> None:
-    busy = sessions.open("busy")
-    busy.submit("SELECT count(*) FROM generate_series(1, 300000000)")
+def test_first_reading_is_over_the_lifetime_later_ones_over_the_window(
+    agent: Agent, sessions: Sessions
+) -> None:
+    fresh = sessions.open("first-sight")
+    # CPU burnt before the agent ever reads it: its first reading has it all, over its age.
+    fresh.run("SELECT count(*) FROM generate_series(1, 3000000)")
     with agent.session_client() as client:
-        wait_until(lambda: row_of(client, busy.pid), what="the busy backend")
-        time.sleep(1.0)
-        row = poll_row(client, busy.pid, until=lambda r: r["cpu"] is not None, what="a cpu figure")
-    assert row["cpu"] > 0.0, row  # full-core accuracy: tests/functional/test_rates.py
-    assert 0 < row["memory"] < 100
-    assert HUMAN.match(row["read_s"]) and HUMAN.match(row["write_s"])
+        first = row_of(client, fresh.pid)
+        assert first is not None
+        time.sleep(1.0)  # idle meanwhile: nothing burnt since the first reading
+        later = row_of(client, fresh.pid)
+        assert later is not None
+    check_seed_types(first)
+    check_seed_types(later)
+    assert first["cpu"] > 0.0, first
+    assert 0 < first["memory"] < 100
+    assert later["cpu"] == 0.0, later
 
 
 def test_longest_duration_first_by_default(agent: Agent, sessions: Sessions) -> None:

@@ -51,6 +51,22 @@ def test_version_agrees_with_the_server_header(agent: Agent) -> None:
         ("[server]\ntls_cert = 'missing.pem'\n", {}, "[server] tls_key: must be set"),
         ("", {"PGWARDEN_SERVER_PORT": "x"}, "PGWARDEN_SERVER_PORT: must be an integer"),
         ("", {"PGPORT": "nope"}, "PGPORT: must be an integer"),
+        # NaN and infinities are TOML numbers: bounds alone do not refuse them.
+        ("[postgresql]\nstatement_timeout = nan\n", {}, "statement_timeout: must be a finite"),
+        ("[postgresql]\nlock_timeout = inf\n", {}, "[postgresql] lock_timeout: must be a finite"),
+        ("[postgresql]\nconnect_timeout = -inf\n", {}, "connect_timeout: must be a finite"),
+        ("", {"PGCONNECT_TIMEOUT": "nan"}, "PGCONNECT_TIMEOUT: must be a finite number"),
+        (
+            "",
+            {"PGWARDEN_POSTGRESQL_STATEMENT_TIMEOUT": "Infinity"},
+            "PGWARDEN_POSTGRESQL_STATEMENT_TIMEOUT: must be a finite number",
+        ),
+        ("[server]\nport = 80.5\n", {}, "[server] port: must be an integer"),
+        ("[server]\nmax_body_bytes = 1e9\n", {}, "[server] max_body_bytes: must be an integer"),
+        ("[auth]\nmax_failures = 0\n", {}, "[auth] max_failures: must be at least 1"),
+        ("[auth]\nlockout_seconds = 2026-12-01\n", {}, "lockout_seconds: must be an integer"),
+        ("[metrics]\nenabled = 1\n", {}, "[metrics] enabled: must be true or false"),
+        ("", {"PGWARDEN_METRICS_ENABLED": "maybe"}, "PGWARDEN_METRICS_ENABLED: must be true or"),
     ],
 )
 def test_a_bad_configuration_stops_serve_with_one_line(
@@ -65,6 +81,23 @@ def test_a_bad_configuration_stops_serve_with_one_line(
     assert expected in lines[0]
     if not env:
         assert str(config) in lines[0]
+
+
+def test_a_user_name_with_a_newline_is_refused_and_the_file_stays_usable(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "pgwarden.toml"
+    config.write_text('[auth]\nusers_file = "users"\n')
+    assert pgwarden("user", "add", "alice", "-c", str(config), "--password-stdin", stdin="pw\n")
+    before = (tmp_path / "users").read_text()
+    for name in ("bob\n", "bob\nx", "\nbob", "bob:admin"):
+        result = pgwarden("user", "add", name, "-c", str(config), "--password-stdin", stdin="pw\n")
+        assert result.returncode == 2, name
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "a user name is 1 to 64 of" in result.stderr
+    assert (tmp_path / "users").read_text() == before
+    listed = pgwarden("user", "list", "-c", str(config))
+    assert (listed.returncode, listed.stdout) == (0, "alice\tadmin\n")
 
 
 def test_a_missing_configuration_file_is_named(tmp_path: Path) -> None:
@@ -150,6 +183,36 @@ def test_users_are_picked_up_without_restart(cluster: Cluster, tmp_path: Path) -
             assert client.post("/login", json=login).status_code == 200
             assert pgwarden("user", "delete", "dora", "-c", str(config)).returncode == 0
             assert client.get("/profile", headers={"X-Session": token}).status_code == 401
+
+
+def test_a_new_password_or_role_ends_the_users_open_sessions(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    config = tmp_path / "pgwarden.toml"
+
+    def passwd(password: str, *role: str) -> None:
+        args = ("user", "passwd", "viewer", *role, "--password-stdin", "-c", str(config))
+        assert pgwarden(*args, stdin=f"{password}\n").returncode == 0
+
+    def alive(client: httpx.Client, token: str) -> bool:
+        status = client.get("/profile", headers={"X-Session": token}).status_code
+        assert status in (200, 401)
+        return status == 200
+
+    with running_agent(cluster, tmp_path) as agent, agent.client() as client:
+        first, second, admin = agent.login("viewer"), agent.login("viewer"), agent.login()
+        passwd("new viewer password")
+        assert not alive(client, first)
+        assert not alive(client, second)
+        assert alive(client, admin)  # other users keep theirs
+        third = agent.login("viewer", "new viewer password")
+        assert alive(client, third)
+        passwd("new viewer password", "--role", "admin")  # same password, new role
+        assert not alive(client, third)
+        fourth = agent.login("viewer", "new viewer password")
+        profile = client.get("/profile", headers={"X-Session": fourth}).json()
+        assert profile == {"username": "viewer", "role": "admin"}
+        assert alive(client, admin)
 
 
 def test_serve_refuses_a_users_file_others_can_read(cluster: Cluster, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""RelationNames against the real cluster: a link per database, bounded, closed when idle,
-a database it cannot enter tried again only after a while."""
+"""RelationNames, and the sampler's naming of locks by it, against the real cluster: a link
+per database, bounded, closed when idle, a database it cannot enter tried again only after a
+while."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pgwarden.config import PostgresConfig
 from pgwarden.db.relations import RelationNames
 from pgwarden.locks import relation_text
 from pgwarden.models import Backend
+from pgwarden.sampler import name_other_relations
 from tests.functional.test_locks_databases import create_database
 from tests.helpers import wait_until
 from tests.unit.factories import backend, lock
@@ -88,7 +90,7 @@ def test_names_are_read_in_each_database_over_its_own_link(
     async def scenario() -> tuple[tuple[Backend, ...], list[str], frozenset[int]]:
         names = RelationNames(config(cluster))
         try:
-            named = await names.name_locks(backends, cluster.version())
+            named = await name_other_relations(names, backends, cluster.version())
             return named, names.open_databases, names.backend_pids
         finally:
             await names.close()
@@ -109,9 +111,13 @@ def test_the_least_recently_used_link_makes_room_and_idle_links_close(
     async def scenario() -> tuple[list[str], list[str], list[str]]:
         names = RelationNames(config(cluster), max_databases=1, idle_seconds=60, clock=clock)
         try:
-            await names.name_locks((waiter_on(first, table_oids[first]),), cluster.version())
+            await name_other_relations(
+                names, (waiter_on(first, table_oids[first]),), cluster.version()
+            )
             after_first = names.open_databases
-            await names.name_locks((waiter_on(second, table_oids[second]),), cluster.version())
+            await name_other_relations(
+                names, (waiter_on(second, table_oids[second]),), cluster.version()
+            )
             after_second = names.open_databases
             clock.now += 59
             await names.close_expired()
@@ -143,7 +149,7 @@ def test_a_database_that_cannot_be_entered_is_retried_only_after_a_while(
                     create_database(cluster, missing)
                 if step == "after 30 s":
                     clock.now += 30
-                named = await names.name_locks((lock_there,), cluster.version())
+                named = await name_other_relations(names, (lock_there,), cluster.version())
                 texts.append(relation_text(named[0].locks[0]))
             return texts
         finally:
@@ -168,7 +174,7 @@ def test_past_the_bound_the_other_databases_are_said_so(
     async def scenario() -> list[str]:
         names = RelationNames(config(cluster), max_databases=1)
         try:
-            named = await names.name_locks(backends, cluster.version())
+            named = await name_other_relations(names, backends, cluster.version())
             return [relation_text(b.locks[0]) for b in named]
         finally:
             await names.close()

@@ -198,7 +198,7 @@ def test_prepared_transactions_block_as_pid_zero(
             True,
         )
         assert (row["database"], row["user"]) == ("postgres", cluster.superuser)
-        assert row["cpu"] is None  # no process to read
+        assert (row["cpu"], row["cpu_pct"]) == ("N/A", None)  # no process to read
     # Each shows its lock that holds up its longest waiter: the updater for p1.
     assert (p1["type"], p1["mode"], p1["relation"]) == ("transactionid", "ExclusiveLock", " ")
     assert (p2["type"], p2["mode"], p2["relation"]) == (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -56,6 +57,40 @@ def test_repeated_failures_for_a_user_then_from_an_address_get_429(
         assert retry_after(attempt(agent, "someone-else", "guess")) <= 60
         log = agent.log()
     assert ADMIN_PASSWORD not in log and VIEWER_PASSWORD not in log and "guess" not in log
+
+
+def burst(agent: Agent, logins: list[tuple[str, str]]) -> list[httpx.Response]:
+    """All the logins at once, each on its own connection."""
+    with ThreadPoolExecutor(max_workers=len(logins)) as pool:
+        return list(pool.map(lambda login: attempt(agent, *login), logins))
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    env = {"PGWARDEN_AUTH_MAX_FAILURES": "5", "PGWARDEN_AUTH_LOCKOUT_SECONDS": "60"}
+    with running_agent(cluster, tmp_path, env=env) as agent:
+        # One user: at most 5 of 40 parallel wrong passwords are checked.
+        answers = burst(agent, [("admin", f"guess-{n}") for n in range(40)])
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [401] * 5 + [429] * 35, statuses
+        assert all(1 <= retry_after(r) <= 60 for r in answers if r.status_code == 429)
+        assert retry_after(attempt(agent, "admin", ADMIN_PASSWORD)) <= 60
+        # One address: 4 x 5 = 20 checks in all, whatever the names; 5 are already spent.
+        answers = burst(agent, [(f"nobody-{n}", "guess") for n in range(40)])
+        statuses = sorted(r.status_code for r in answers)
+        assert statuses == [401] * 15 + [429] * 25, statuses
+        assert retry_after(attempt(agent, "viewer", VIEWER_PASSWORD)) <= 60
+
+
+def test_parallel_right_logins_are_not_counted_as_failures(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    env = {"PGWARDEN_AUTH_MAX_FAILURES": "2"}
+    with running_agent(cluster, tmp_path, env=env) as agent:
+        for _ in range(5):  # 10 logins: more than the address allows (8) if they counted
+            answers = burst(agent, [("viewer", VIEWER_PASSWORD)] * 2)
+            assert [r.status_code for r in answers] == [200, 200]
 
 
 def test_a_lockout_ends_by_itself(cluster: Cluster, tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ BASE = Backend(
     duration=1.0,
     query="SELECT 1",
     leader_pid=None,
-    query_id=None,
     xmin_age=None,
     blocked_by=None,
 )

@@ -40,15 +40,48 @@ def test_activity_rows_follow_the_seed_formats() -> None:
     assert (row["iow"], row["wait"]) == ("N", "N")
 
 
-def test_unreadable_processes_have_null_figures() -> None:
-    row = view(snapshot(backend(1)), View.ACTIVITY)["rows"][0]  # type: ignore[index]
-    assert (row["cpu"], row["memory"], row["read_s"], row["write_s"], row["iow"]) == (
+def test_unreadable_processes_show_not_available_never_null() -> None:
+    snap = snapshot(backend(2), backend(3, blocked_by=(2,)))
+    rows = []
+    for which in View:
+        shown: list[dict[str, object]] = view(snap, which)["rows"]  # type: ignore[assignment]
+        assert shown, which
+        rows += shown
+    for row in rows:
+        assert (row["cpu"], row["memory"], row["read_s"], row["write_s"], row["iow"]) == (
+            ("N/A",) * 5
+        )
+        assert (row["cpu_pct"], row["memory_pct"], row["read_bytes_s"], row["write_bytes_s"]) == (
+            (None,) * 4
+        )
+
+
+def test_numeric_twins_carry_the_figures() -> None:
+    snap = snapshot(backend(1), figures={1: ProcFigures(12.5, 0.13, 1536.004, None, True)})
+    row = view(snap, View.ACTIVITY)["rows"][0]  # type: ignore[index]
+    assert (row["cpu_pct"], row["memory_pct"], row["read_bytes_s"], row["write_bytes_s"]) == (
+        12.5,
+        0.13,
+        1536.0,
         None,
-        None,
-        None,
-        None,
-        "N",
     )
+    assert (row["read_s"], row["write_s"], row["iow"]) == ("1.50K", "N/A", "Y")
+
+
+def test_sorting_by_a_figure_sorts_numbers_and_puts_not_available_last() -> None:
+    snap = snapshot(
+        backend(1),
+        backend(2),
+        backend(3),
+        figures={
+            1: ProcFigures(2.0, 0.1, 2048.0, 0.0, False),
+            3: ProcFigures(30.0, 0.1, 512.0, 0.0, False),
+        },
+    )
+    for key in ("cpu", "cpu_pct"):
+        assert [r["pid"] for r in view(snap, View.ACTIVITY, sort=f"-{key}")["rows"]] == [3, 1, 2]  # type: ignore[attr-defined]
+    for key in ("read_s", "read_bytes_s"):
+        assert [r["pid"] for r in view(snap, View.ACTIVITY, sort=key)["rows"]] == [3, 1, 2]  # type: ignore[attr-defined]
 
 
 def test_only_client_backends_are_activity_rows() -> None:

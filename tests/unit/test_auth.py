@@ -6,18 +6,21 @@ from pathlib import Path
 import pytest
 
 from pgwarden.auth import sessions as sessions_module
+from pgwarden.auth.login import Authenticator
 from pgwarden.auth.sessions import LoginThrottle, SessionStore
 from pgwarden.auth.users import (
     Role,
     User,
     UsersFileError,
     UserStore,
+    credential,
     hash_password,
     parse_users,
     read_users,
     verify_password,
     write_users,
 )
+from pgwarden.config import AuthConfig
 
 
 class Clock:
@@ -74,6 +77,19 @@ def test_bad_lines_are_reported_with_their_number(line: str) -> None:
         parse_users(f"# comment\n{line}\n", "users")
 
 
+@pytest.mark.parametrize("name", ["bob\n", "bob\nx", "bo:b", "", "x" * 65, "bob "])
+def test_a_name_the_agent_would_refuse_is_never_written(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "users"
+    write_users(path, {"ann": User("ann", Role.ADMIN, hash_password("pw"))})
+    before = path.read_text()
+    with pytest.raises(UsersFileError, match="not written"):
+        write_users(path, {name: User(name, Role.ADMIN, hash_password("pw"))})
+    assert path.read_text() == before
+    assert list(read_users(path)) == ["ann"]
+    with pytest.raises(UsersFileError):
+        parse_users(f"{name}:admin:$argon2id$x\n", "users")
+
+
 def test_user_store_rereads_a_changed_file(tmp_path: Path) -> None:
     path = tmp_path / "users"
     store = UserStore(path)
@@ -83,10 +99,25 @@ def test_user_store_rereads_a_changed_file(tmp_path: Path) -> None:
     assert found is not None and found.role is Role.VIEWER
 
 
+def test_a_session_ends_when_its_users_role_or_password_changes(tmp_path: Path) -> None:
+    path = tmp_path / "users"
+    ann = User("ann", Role.ADMIN, hash_password("pw"))
+    bo = User("bo", Role.VIEWER, hash_password("pw"))
+    write_users(path, {"ann": ann, "bo": bo})
+    auth = Authenticator(AuthConfig(users_file=path))
+    ann_token = auth.sessions.create("ann", ann.role, credential(ann))
+    bo_token = auth.sessions.create("bo", bo.role, credential(bo))
+    write_users(path, {"ann": User("ann", Role.VIEWER, ann.password_hash), "bo": bo})
+    assert auth.session(ann_token) is None  # demoted: the same hash, another role
+    assert auth.session(bo_token) is not None
+    write_users(path, {"bo": User("bo", Role.VIEWER, hash_password("pw"))})
+    assert auth.session(bo_token) is None  # a new hash, even of the same password
+
+
 def test_sessions_are_random_and_slide(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    token = store.create("ann", Role.ADMIN)
-    assert len(token) == 64 and token != store.create("ann", Role.ADMIN)
+    token = store.create("ann", Role.ADMIN, b"fingerprint")
+    assert len(token) == 64 and token != store.create("ann", Role.ADMIN, b"fingerprint")
     clock.now += 50
     assert store.lookup(token) is not None  # used: expiry pushed back
     clock.now += 50
@@ -98,7 +129,10 @@ def test_sessions_are_random_and_slide(clock: Clock) -> None:
 
 def test_sessions_can_be_dropped(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    first, second = store.create("ann", Role.ADMIN), store.create("bo", Role.VIEWER)
+    first, second = (
+        store.create("ann", Role.ADMIN, b"fingerprint"),
+        store.create("bo", Role.VIEWER, b"fingerprint"),
+    )
     store.drop(first)
     assert store.lookup(first) is None
     store.drop_user("bo")
@@ -108,7 +142,8 @@ def test_sessions_can_be_dropped(clock: Clock) -> None:
 def test_sessions_per_user_are_bounded(clock: Clock) -> None:
     store = SessionStore(ttl=60)
     tokens = [
-        store.create("ann", Role.ADMIN) for _ in range(sessions_module.MAX_SESSIONS_PER_USER + 5)
+        store.create("ann", Role.ADMIN, b"fingerprint")
+        for _ in range(sessions_module.MAX_SESSIONS_PER_USER + 5)
     ]
     assert len(store) == sessions_module.MAX_SESSIONS_PER_USER
     assert store.lookup(tokens[0]) is None
@@ -117,7 +152,7 @@ def test_sessions_per_user_are_bounded(clock: Clock) -> None:
 
 def test_the_store_keeps_no_token(clock: Clock) -> None:
     store = SessionStore(ttl=60)
-    token = store.create("ann", Role.ADMIN)
+    token = store.create("ann", Role.ADMIN, b"fingerprint")
     assert token not in repr(store._sessions)
     assert token.encode() not in b"".join(store._sessions)
 
@@ -125,9 +160,9 @@ def test_the_store_keeps_no_token(clock: Clock) -> None:
 def test_throttle_locks_out_after_repeated_failures(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=3, lockout=60)
     for _ in range(2):
-        throttle.failed("ann")
+        throttle.attempt("ann")
         assert throttle.retry_after("ann") is None
-    throttle.failed("ann")
+    throttle.attempt("ann")
     assert throttle.retry_after("ann") == pytest.approx(60)
     clock.now += 30
     assert throttle.retry_after("ann") == pytest.approx(30)
@@ -138,14 +173,27 @@ def test_throttle_locks_out_after_repeated_failures(clock: Clock) -> None:
 
 def test_throttle_forgets_after_success(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=2, lockout=60)
-    throttle.failed("ann")
+    throttle.attempt("ann")
     throttle.succeeded("ann")
-    throttle.failed("ann")
+    throttle.attempt("ann")
     assert throttle.retry_after("ann") is None
+
+
+def test_a_forgiven_attempt_no_longer_counts(clock: Clock) -> None:
+    throttle = LoginThrottle(max_failures=2, lockout=60)
+    throttle.attempt("10.0.0.1")
+    clock.now += 1
+    stamp = throttle.attempt("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == pytest.approx(60)  # in flight: counted
+    throttle.forgive("10.0.0.1", stamp)
+    assert throttle.retry_after("10.0.0.1") is None
+    throttle.forgive("10.0.0.1", stamp)  # twice is harmless
+    throttle.attempt("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == pytest.approx(60)
 
 
 def test_throttle_table_is_bounded(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=2, lockout=60)
     for n in range(LoginThrottle.MAX_KEYS + 10):
-        throttle.failed(f"addr{n}")
+        throttle.attempt(f"addr{n}")
     assert len(throttle._failures) == LoginThrottle.MAX_KEYS

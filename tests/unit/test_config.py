@@ -88,6 +88,13 @@ def test_libpq_variables_apply_only_where_the_file_is_silent(tmp_path: Path) -> 
         ("[server]\nnope = 1\n", "[server] nope: unknown key"),
         ("[extra]\n", "[extra]: unknown section"),
         ("= broken", "not valid TOML"),
+        ("[postgresql]\nstatement_timeout = nan\n", "statement_timeout: must be a finite number"),
+        ("[postgresql]\nlock_timeout = -inf\n", "[postgresql] lock_timeout: must be a finite"),
+        ("[server]\nport = 8080.0\n", "[server] port: must be an integer"),
+        ("[server]\nport = '8080'\n", "[server] port: must be an integer"),
+        ("[server]\naddress = 127\n", "[server] address: must be a string"),
+        ("[auth]\nsession_ttl = 1979-05-27\n", "[auth] session_ttl: must be an integer"),
+        ("[guards]\nprotected_databases = ['a', 2]\n", "protected_databases: must be a list"),
     ],
 )
 def test_errors_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -96,6 +103,23 @@ def test_errors_name_the_file_and_key(tmp_path: Path, text: str, message: str) -
         load_config(path, environ={})
     assert str(caught.value).startswith(f"{path}: ")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"PGCONNECT_TIMEOUT": "nan"}, "PGCONNECT_TIMEOUT: must be a finite number"),
+        ({"PGCONNECT_TIMEOUT": "1e9"}, "PGCONNECT_TIMEOUT: must be at most 60"),
+        ({"PGWARDEN_SERVER_PORT": "inf"}, "PGWARDEN_SERVER_PORT: must be an integer"),
+        ({"PGWARDEN_SERVER_PORT": "0"}, "PGWARDEN_SERVER_PORT: must be at least 1"),
+        ({"PGWARDEN_AUTH_USERS_FILE": ""}, "PGWARDEN_AUTH_USERS_FILE: must be a non-empty path"),
+        ({"PGWARDEN_SERVER_ACCESS_LOG": "2"}, "PGWARDEN_SERVER_ACCESS_LOG: must be true or false"),
+    ],
+)
+def test_environment_errors_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, environ=environ)
+    assert str(caught.value) == message
 
 
 def test_tls_needs_both_files(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pgwarden.locks import (
     unnamed_relations,
 )
 from pgwarden.models import Backend, LockInfo
+from pgwarden.rows import backend_from_columns
 from tests.unit.factories import backend, lock
 
 T = "relation,5,16384"
@@ -156,11 +157,14 @@ def test_a_blocker_shows_its_strongest_conflicting_lock_held_before_queued() -> 
 
 
 def test_repeated_pids_from_pg_blocking_pids_are_kept_once() -> None:
-    row = (
-        7, "app", "alice", None, "psql", "client backend", "active", "Lock", "relation", None,
-        None, 1.0, b"LOCK TABLE t", "UTF8", None, None, None, [0, 0, 12, 12], None, None,
+    row = backend_from_columns(
+        pid=7, database="app", user="alice", client=None, application_name="psql",
+        backend_type="client backend", state="active", wait_event_type="Lock",
+        wait_event="relation", xact_start=None, query_start=None, duration=1.0,
+        query=b"LOCK TABLE t", encoding="UTF8", leader_pid=None, xmin_age=None,
+        blocked_by=[0, 0, 12, 12], locks=None, gid=None,
     )  # fmt: skip
-    assert Backend.from_row(row).blocked_by == (0, 12)
+    assert row.blocked_by == (0, 12)
 
 
 def test_relations_of_other_databases_are_named_or_explained() -> None:

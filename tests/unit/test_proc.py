@@ -207,11 +207,47 @@ def test_rates_over_the_window() -> None:
     assert shown.iowait is True
 
 
-def test_no_base_or_a_too_short_window_gives_no_rate() -> None:
-    now = reading(10.0, cpu=5)
-    assert figures(now, None).cpu is None
-    assert figures(now, reading(9.95)).cpu is None
-    assert figures(now, None).memory is not None
+def test_a_first_reading_rates_over_the_lifetime_so_far() -> None:
+    # Started 1 s after boot (100 ticks at 100 Hz), read at 11 s: 10 s old.
+    first = reading(11.0, cpu=500, read=10 * 1024**2, write=0, start=100)
+    shown = figures(first, None, clock_ticks=100, page_size=4096, total_memory=4096 * 1024)
+    assert shown.cpu == 50.0  # 5 s of CPU over 10 s, as ps shows %CPU
+    assert shown.read_rate == 1024**2
+    assert shown.write_rate == 0.0
+    assert shown.memory == 25.0
+
+
+def test_a_too_short_window_falls_back_to_the_lifetime() -> None:
+    now = reading(11.0, cpu=500, start=100)
+    base = reading(10.95, cpu=499, start=100)
+    assert figures(now, base, clock_ticks=100).cpu == 50.0
+
+
+def test_a_process_born_in_this_clock_tick_shows_zero_not_a_division() -> None:
+    newborn = reading(1.0, cpu=0, read=0, write=None, start=100)
+    shown = figures(newborn, None, clock_ticks=100)
+    assert (shown.cpu, shown.read_rate, shown.write_rate) == (0.0, 0.0, None)
+
+
+def test_unreadable_io_has_no_lifetime_rate_either() -> None:
+    shown = figures(reading(11.0, cpu=100, read=None, write=None), None, clock_ticks=100)
+    assert shown.cpu == 10.0
+    assert (shown.read_rate, shown.write_rate) == (None, None)
+
+
+def test_lifetime_cpu_of_a_real_process_agrees_with_ps() -> None:
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # burn some CPU, so the figure is not a bare 0
+        pass
+    mine = proc.read_process(os.getpid())
+    ps = subprocess.run(
+        ["ps", "-o", "%cpu=", "-p", str(os.getpid())], capture_output=True, text=True, check=True
+    )
+    assert mine is not None
+    shown = figures(mine, None)
+    assert shown.cpu is not None
+    # Read a moment apart, over the same lifetime: the same figure, give or take rounding.
+    assert abs(shown.cpu - float(ps.stdout)) <= 2.0, (shown.cpu, ps.stdout)
 
 
 def test_history_measures_over_half_a_second_or_more() -> None:

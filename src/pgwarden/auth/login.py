@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
 from pgwarden.auth.sessions import LoginThrottle, Session, SessionStore
-from pgwarden.auth.users import UserStore, verify_password
+from pgwarden.auth.users import UserStore, credential, verify_password
 from pgwarden.config import AuthConfig
 
 # Many clients share one address behind a proxy: allow an address more failures than a name.
@@ -36,28 +37,29 @@ class Authenticator:
 
     async def login(self, username: str, password: str, address: str) -> str:
         """A new session token, or LoginRefused / LoginThrottled."""
+        user = self.users.get(username)
+        # Checked and counted with no await in between: parallel guesses see each other.
         waits = [self._by_name.retry_after(username), self._by_address.retry_after(address)]
         known = [w for w in waits if w is not None]
         if known:
             raise LoginThrottled(max(known))
-        user = self.users.get(username)
+        self._by_name.attempt(username)
+        from_address = self._by_address.attempt(address)
         async with self._checks:
             valid = await asyncio.to_thread(verify_password, user, password)
         if not valid or user is None:
-            self._by_name.failed(username)
-            self._by_address.failed(address)
-            raise LoginRefused
+            raise LoginRefused  # the attempts stay counted as failures
         self._by_name.succeeded(username)
-        return self.sessions.create(user.name, user.role)
+        self._by_address.forgive(address, from_address)
+        return self.sessions.create(user.name, user.role, credential(user))
 
     def session(self, token: str) -> Session | None:
         session = self.sessions.lookup(token)
         if session is None:
             return None
-        # A user deleted or demoted since login loses the session or the right at once.
+        # A user deleted, given a new password or another role since login loses the session.
         user = self.users.get(session.username)
-        if user is None:
+        if user is None or not hmac.compare_digest(session.credential, credential(user)):
             self.sessions.drop(token)
             return None
-        session.role = user.role
         return session

@@ -19,6 +19,8 @@ class Session:
     username: str
     role: Role
     expires_at: float
+    # The user's credential fingerprint at login: a changed password or role ends the session.
+    credential: bytes
 
 
 def _digest(token: str) -> bytes:
@@ -33,13 +35,14 @@ class SessionStore:
         self.ttl = ttl
         self._sessions: dict[bytes, Session] = {}
 
-    def create(self, username: str, role: Role) -> str:
+    def create(self, username: str, role: Role, credential: bytes) -> str:
         self._expire()
         mine = [k for k, s in self._sessions.items() if s.username == username]
         for stale in mine[: max(0, len(mine) - MAX_SESSIONS_PER_USER + 1)]:
             del self._sessions[stale]  # oldest first: dicts keep insertion order
         token = secrets.token_hex(TOKEN_BYTES)
-        self._sessions[_digest(token)] = Session(username, role, time.monotonic() + self.ttl)
+        expires_at = time.monotonic() + self.ttl
+        self._sessions[_digest(token)] = Session(username, role, expires_at, credential)
         return token
 
     def lookup(self, token: str) -> Session | None:
@@ -72,10 +75,13 @@ class SessionStore:
 
 
 class LoginThrottle:
-    """Failed logins counted per username and per client address, in a bounded table.
+    """Login attempts counted per username and per client address, in a bounded table.
 
-    After `max_failures` failures within `lockout` seconds, that name or address must wait
-    until `lockout` seconds after its last failure; a success clears the username's count.
+    An attempt is counted when it starts (`attempt`), before any await: a burst of parallel
+    guesses cannot all pass the check before the first one fails. After `max_failures`
+    attempts within `lockout` seconds that name or address must wait until `lockout` seconds
+    after the last one; an attempt that succeeds is taken back (`forgive`), and a success
+    clears the username's count (`succeeded`).
     """
 
     MAX_KEYS = 10_000
@@ -93,12 +99,20 @@ class LoginThrottle:
             return None
         return recent[-1] + self.lockout - now
 
-    def failed(self, key: str) -> None:
+    def attempt(self, key: str) -> float:
+        """Count an attempt that starts now (a failure until forgiven); its stamp."""
         now = time.monotonic()
         self._failures[key] = [*self._recent(key, now), now][-self.max_failures :]
         self._failures.move_to_end(key)
         while len(self._failures) > self.MAX_KEYS:
             self._failures.popitem(last=False)
+        return now
+
+    def forgive(self, key: str, stamp: float) -> None:
+        """Take back one attempt that turned out to succeed."""
+        stamps = self._failures.get(key)
+        if stamps and stamp in stamps:
+            stamps.remove(stamp)
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)

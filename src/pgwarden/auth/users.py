@@ -7,6 +7,7 @@ parallelism 4): about 50 ms per check here, which also slows guessing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import stat
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import argon2
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# Matched whole (fullmatch): `$` alone would let "bob\n" through and break the file.
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+USERNAME_RULE = "a user name is 1 to 64 of A-Z a-z 0-9 _ . @ -"
 MAX_PASSWORD_LENGTH = 1024
 
 _hasher = argon2.PasswordHasher()
@@ -41,6 +44,11 @@ class User:
     password_hash: str
 
 
+def credential(user: User) -> bytes:
+    """A fingerprint of what a session was granted on: changes with the password or the role."""
+    return hashlib.sha256(f"{user.role}:{user.password_hash}".encode()).digest()
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -52,6 +60,10 @@ def verify_password(user: User | None, password: str) -> bool:
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
         return False
     return user is not None
+
+
+def valid_username(name: str) -> bool:
+    return USERNAME.fullmatch(name) is not None
 
 
 def check_private(path: Path) -> None:
@@ -70,7 +82,7 @@ def parse_users(text: str, origin: str) -> dict[str, User]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split(":", 2)
-        if len(parts) != 3 or not USERNAME.match(parts[0]) or parts[1] not in set(Role):
+        if len(parts) != 3 or not valid_username(parts[0]) or parts[1] not in set(Role):
             raise UsersFileError(f"{origin}:{number}: expected name:admin|viewer:hash")
         users[parts[0]] = User(parts[0], Role(parts[1]), parts[2].strip())
     return users
@@ -89,8 +101,18 @@ def read_users(path: Path) -> dict[str, User]:
 
 
 def write_users(path: Path, users: dict[str, User]) -> None:
-    """Replace the file atomically, created private (0600) before any hash is written."""
+    """Replace the file atomically, created private (0600) before any hash is written.
+
+    The text is first read back with the agent's own parser: a file the agent would refuse
+    is never written.
+    """
     lines = "".join(f"{u.name}:{u.role}:{u.password_hash}\n" for u in users.values())
+    try:
+        unchanged = parse_users(lines, str(path)) == users
+    except UsersFileError:
+        unchanged = False
+    if not unchanged:
+        raise UsersFileError(f"{path}: not written: {USERNAME_RULE}, and a hash is one line")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -1,7 +1,8 @@
-"""SQL files, one query each, picked by server version.
+"""SQL files, one query each, rendered for the server's major version.
 
-`name.sql` serves every supported version; `name.sinceNN.sql` serves major version NN and
-later, until a higher `sinceMM` takes over.
+`name.sql` holds the query for every supported version. A line that differs between majors
+ends with a marker, `-- if pg >= 13` or `-- if pg < 13`: it is kept only on the majors the
+marker names (without the marker), and dropped on the others.
 """
 
 from __future__ import annotations
@@ -11,27 +12,40 @@ from functools import cache
 from importlib import resources
 
 OLDEST_SUPPORTED = 12
-_VARIANT = re.compile(r"^(?P<name>[a-z_]+)(?:\.since(?P<major>\d+))?\.sql$")
+_MARKER = re.compile(r"\s+-- if pg (?P<op>>=|<) (?P<major>\d+)$")
 
 
 @cache
-def _variants() -> dict[str, dict[int, str]]:
-    found: dict[str, dict[int, str]] = {}
-    for entry in resources.files(__package__).joinpath("sql").iterdir():
-        match = _VARIANT.match(entry.name)
-        if match:
-            major = int(match["major"] or OLDEST_SUPPORTED)
-            found.setdefault(match["name"], {})[major] = entry.read_text(encoding="utf-8")
-    return found
+def sources() -> dict[str, str]:
+    """Every query's source text, by name."""
+    return {
+        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8")
+        for entry in resources.files(__package__).joinpath("sql").iterdir()
+        if entry.name.endswith(".sql")
+    }
 
 
+def render(source: str, major: int) -> str:
+    """The source with the lines of other majors dropped and the markers removed."""
+    kept = []
+    for line in source.splitlines():
+        marker = _MARKER.search(line)
+        if marker is not None:
+            wanted = int(marker["major"])
+            if (major >= wanted) != (marker["op"] == ">="):
+                continue
+            line = line[: marker.start()]
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+@cache
 def load(name: str, server_version: int) -> str:
     """The text of query `name` for a server_version such as 150018."""
-    variants = _variants().get(name)
-    if not variants:
+    source = sources().get(name)
+    if source is None:
         raise LookupError(f"no SQL file for query {name!r}")
     major = server_version // 10000
-    usable = [since for since in variants if since <= major]
-    if not usable:
-        raise LookupError(f"query {name!r} needs PostgreSQL {min(variants)} or later")
-    return variants[max(usable)]
+    if major < OLDEST_SUPPORTED:
+        raise LookupError(f"query {name!r} needs PostgreSQL {OLDEST_SUPPORTED} or later")
+    return render(source, major)

@@ -5,7 +5,8 @@ connection per such database: opened when a lock there first needs a name, at mo
 `max_databases` at once (the least recently used one makes room), closed after
 `idle_seconds` unused. A database the agent cannot enter (no CONNECT privilege, pg_hba, no
 free connection slot) is tried again only after `retry_seconds`; meanwhile its relations
-say why they have no name.
+say why they have no name. Which relations need a name, and what the names mean for the
+locks, is the business of locks.py: this module only reads names by oid.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pgwarden import locks
 from pgwarden.config import PostgresConfig
 from pgwarden.db import queries
-from pgwarden.db.database import DatabaseUnavailable, Link
-from pgwarden.models import Backend
+from pgwarden.db.link import DatabaseUnavailable, Link
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +60,13 @@ class RelationNames:
     def open_databases(self) -> list[str]:
         return list(self._open)
 
-    async def name_locks(
-        self, backends: tuple[Backend, ...], server_version: int
-    ) -> tuple[Backend, ...]:
-        """The backends, every lock on a relation of another database named or explained."""
-        wanted = locks.unnamed_relations(backends)
+    async def read(
+        self, wanted: Mapping[str, frozenset[int]], server_version: int
+    ) -> tuple[dict[tuple[str, int], str], dict[str, str]]:
+        """Names by (database, oid) of the relations wanted in each database, and why the
+        names of a database could not be read, by database."""
         if not wanted:
-            return backends
+            return {}, {}
         databases = sorted(wanted)
         now_served, too_many = databases[: self._max], databases[self._max :]
         query = queries.load("relation_names", server_version)
@@ -82,7 +81,7 @@ class RelationNames:
                 failures[database] = result
             else:
                 names.update(((database, oid), name) for oid, name in result.items())
-        return locks.name_relations(backends, names, failures)
+        return names, failures
 
     async def _make_room(self, needed: Sequence[str]) -> None:
         """Close the least recently used links so that every needed database can have one."""

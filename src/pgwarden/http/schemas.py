@@ -36,16 +36,38 @@ class StatusBody(BaseModel):
     version: str
 
 
-class ActivityRow(BaseModel):
+NotAvailable = Literal["N/A"]
+UNREADABLE = ' "N/A" when /proc/<pid> cannot be read (as temboard-agent 7.x)'
+SINCE = " since the previous reading, or over the process's lifetime on its first one"
+
+
+class ProcessFigures(BaseModel):
+    """The seed's process keys (never null) and their numeric twins (null when unreadable)."""
+
+    cpu: float | NotAvailable = Field(description="% of one CPU" + SINCE + ";" + UNREADABLE)
+    memory: float | NotAvailable = Field(
+        description="resident memory, % of the host's RAM;" + UNREADABLE
+    )
+    read_s: str = Field(
+        examples=["12.50K"], description="bytes read per second" + SINCE + ";" + UNREADABLE
+    )
+    write_s: str = Field(
+        examples=["0.00B"], description="bytes written per second" + SINCE + ";" + UNREADABLE
+    )
+    iow: Literal["Y", "N"] | NotAvailable = Field(
+        description="in uninterruptible I/O wait;" + UNREADABLE
+    )
+    cpu_pct: float | None = Field(description="cpu as a number; null when unreadable")
+    memory_pct: float | None = Field(description="memory as a number; null when unreadable")
+    read_bytes_s: float | None = Field(description="read_s in bytes/s; null when unreadable")
+    write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
+
+
+class ActivityRow(ProcessFigures):
     pid: int
     database: str | None
     user: str | None
     client: str | None
-    cpu: float | None = Field(description="% of one CPU since the previous reading")
-    memory: float | None = Field(description="resident memory, % of the host's RAM")
-    read_s: str | None = Field(examples=["12.50K"], description="bytes read per second")
-    write_s: str | None = Field(examples=["0.00B"], description="bytes written per second")
-    iow: Literal["Y", "N"]
     wait: Literal["Y", "N"]
     duration: str = Field(examples=["1.900"], description="seconds since query_start")
     state: str | None
@@ -59,15 +81,10 @@ class ActivityRow(BaseModel):
     blocked_by: list[int]
 
 
-class LockRow(BaseModel):
+class LockRow(ProcessFigures):
     pid: int = Field(description="0 for a prepared transaction")
     database: str | None
     user: str | None
-    cpu: float | None
-    memory: float | None
-    read_s: str | None
-    write_s: str | None
-    iow: Literal["Y", "N"]
     relation: str = Field(
         description='schema-qualified table, " " when not a relation lock; when it has no name, '
         "which relation of which database, and why"

@@ -1,7 +1,8 @@
--- purpose: one snapshot of every backend (PostgreSQL 12: no leader_pid,
--- no query_id, no pg_locks.waitstart): its lock wait resolved by
--- pg_blocking_pids(), and, only when some backend waits on a lock, every lock on the
--- objects waited for, read from a single pass over pg_locks, prepared transactions included.
+-- purpose: one snapshot of every backend: its lock wait resolved by pg_blocking_pids(),
+-- and, only when some backend waits on a lock, every lock on the objects waited for, read
+-- from a single pass over pg_locks, prepared transactions included. Columns are named as
+-- the fields of models.Backend (rows are mapped by name); `-- if pg ...` keeps a line only
+-- on the majors it names (db/queries.py): leader_pid came with 13, pg_locks.waitstart with 14.
 WITH backends AS MATERIALIZED (
     SELECT a.pid,
            a.datname,
@@ -17,8 +18,8 @@ WITH backends AS MATERIALIZED (
            coalesce(extract(epoch FROM now() - a.query_start), 0)::float8 AS duration,
            textsend(a.query) AS query,
            pg_encoding_to_char(d.encoding) AS encoding,
-           NULL::int4 AS leader_pid,
-           NULL::int8 AS query_id,
+           a.leader_pid,  -- if pg >= 13
+           NULL::int4 AS leader_pid,  -- if pg < 13
            age(a.backend_xmin) AS xmin_age,
            -- pg_blocking_pids() takes the lock manager's locks: call it for lock waiters only
            CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
@@ -31,7 +32,8 @@ lock_table AS MATERIALIZED (
            -- locktype decides which columns are set, so skipping nulls stays unambiguous
            concat_ws(',', l.locktype, l.database, l.relation, l.page, l.tuple, l.virtualxid,
                      l.transactionid, l.classid, l.objid, l.objsubid) AS target,
-           NULL::float8 AS wait_duration
+           extract(epoch FROM now() - l.waitstart)::float8 AS wait_duration  -- if pg >= 14
+           NULL::float8 AS wait_duration  -- if pg < 14
     FROM pg_locks l
     WHERE EXISTS (SELECT FROM backends WHERE blocked_by IS NOT NULL)
 ),
@@ -74,9 +76,9 @@ related AS (
     CROSS JOIN (SELECT oid FROM pg_database WHERE datname = current_database()) here
     LEFT JOIN pg_database db ON db.oid = lt.database
 )
-SELECT b.pid, b.datname, b.usename, b.client, b.application_name, b.backend_type, b.state,
-       b.wait_event_type, b.wait_event, b.xact_start, b.query_start, b.duration, b.query,
-       b.encoding, b.leader_pid, b.query_id, b.xmin_age, b.blocked_by, rl.locks,
+SELECT b.pid, b.datname AS database, b.usename AS "user", b.client, b.application_name,
+       b.backend_type, b.state, b.wait_event_type, b.wait_event, b.xact_start, b.query_start,
+       b.duration, b.query, b.encoding, b.leader_pid, b.xmin_age, b.blocked_by, rl.locks,
        NULL AS gid
 FROM backends b
 LEFT JOIN (SELECT pid, json_agg(lock) AS locks FROM related GROUP BY pid) rl USING (pid)
@@ -85,7 +87,7 @@ UNION ALL
 SELECT 0, d.datname, p.owner, NULL, NULL, 'prepared transaction', 'prepared', NULL, NULL,
        p.prepared, p.prepared, extract(epoch FROM now() - p.prepared)::float8,
        textsend('PREPARE TRANSACTION ' || quote_literal(p.gid)),
-       pg_encoding_to_char(d.encoding), NULL, NULL, age(p.transaction), NULL,
+       pg_encoding_to_char(d.encoding), NULL, age(p.transaction), NULL,
        json_agg(r.lock), p.gid
 FROM related r
 JOIN prepared p ON p.virtualtransaction = r.virtualtransaction

@@ -1,0 +1,64 @@
+"""The agent's query rows as records, mapped by column name with psycopg's kwargs_row.
+
+A column renamed in the SQL, or one the record lacks, fails with a TypeError naming it,
+rather than filling the wrong field: the SQL and the record are tied by names, not places.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import kwargs_row
+
+from pgwarden.db.encodings import decode_query
+from pgwarden.models import Backend, LockInfo
+
+
+def backend_from_columns(
+    *,
+    pid: int,
+    database: str | None,
+    user: str | None,
+    client: str | None,
+    application_name: str | None,
+    backend_type: str | None,
+    state: str | None,
+    wait_event_type: str | None,
+    wait_event: str | None,
+    xact_start: datetime | None,
+    query_start: datetime | None,
+    duration: float,
+    query: bytes | None,
+    encoding: str | None,
+    leader_pid: int | None,
+    xmin_age: int | None,
+    blocked_by: list[int] | None,
+    locks: list[dict[str, Any]] | None,
+    gid: str | None,
+) -> Backend:
+    """One row of the activity query (db/sql/activity.sql) as a Backend."""
+    return Backend(
+        pid=pid,
+        database=database,
+        user=user,
+        client=client,
+        application_name=application_name,
+        backend_type=backend_type,
+        state=state,
+        wait_event_type=wait_event_type,
+        wait_event=wait_event,
+        xact_start=xact_start,
+        query_start=query_start,
+        duration=duration,
+        query=decode_query(query, encoding),
+        leader_pid=leader_pid,
+        xmin_age=xmin_age,
+        # pg_blocking_pids() repeats a pid (0 once per prepared transaction): keep one
+        blocked_by=tuple(dict.fromkeys(blocked_by)) if blocked_by is not None else None,
+        locks=tuple(LockInfo.from_json(item) for item in locks or ()),
+        gid=gid,
+    )
+
+
+backend_row = kwargs_row(backend_from_columns)
