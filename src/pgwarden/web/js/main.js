@@ -5,7 +5,7 @@ import { api, currentSession, SESSION_KEY, Unreachable } from "./api.js";
 import { copyQuery, openConfirm, showQuery, showResults } from "./dom/dialogs.js";
 import { Grid } from "./dom/grid.js";
 import { renderOverview } from "./dom/overview.js";
-import { Feed } from "./logic/feed.js";
+import { Feed, isDue } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
 import { LIVE_TABS } from "./logic/live-tabs.js";
@@ -29,7 +29,7 @@ const view = {
   selected: new Set(),
   hovering: false,
   paused: false,
-  nextDue: 0, // no render before then: the interval chosen in the toolbar
+  lastShown: -Infinity, // when the snapshot shown last arrived (-Infinity: show the next at once)
   delivery: null, // the latest snapshot not shown yet
   lastUpdated: null,
   failing: false,
@@ -77,19 +77,20 @@ const feed = new Feed({
   pollMs: () => 1000 * prefs.interval,
   onDelivery: (delivery) => {
     view.delivery = delivery;
-    renderIfDue();
+    renderIfDue(true);
   },
   onError: showFailure,
   now: () => performance.now(),
   timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (t) => clearTimeout(t) },
 });
 
-function renderIfDue() {
-  if (!view.profile || !view.delivery || performance.now() < view.nextDue || pauseReason()) return;
+// `onArrival`: called as the snapshot arrives, not later from the timer (after a pause).
+function renderIfDue(onArrival = false) {
+  if (!view.profile || !view.delivery || pauseReason()) return;
+  if (!isDue(view.delivery.arrived, view.lastShown, prefs.interval * 1000)) return;
   const delivery = view.delivery;
   view.delivery = null;
-  // The page's own time: from the event, or from when the interval let it show it.
-  const began = Math.max(delivery.arrived, view.nextDue);
+  view.lastShown = delivery.arrived;
   let snapshot;
   try {
     snapshot = delivery.read();
@@ -98,7 +99,6 @@ function renderIfDue() {
   }
   view.model = buildModel(snapshot, Date.now());
   view.lastUpdated = new Date();
-  view.nextDue = performance.now() + prefs.interval * 1000 - 100; // a tick early beats a tick late
   setBanner(null);
   renderOverview($("overview"), view.model.overview);
   rebuild();
@@ -106,6 +106,8 @@ function renderIfDue() {
   updateStatus();
   // The latest figures only, for the browser's profiler and bench/web_page.py: from the
   // snapshot's arrival to the table updated (parsing included), and to the next frame.
+  if (!onArrival) return;
+  const began = delivery.arrived;
   const detail = { via: delivery.via, rows: grid.rows.length };
   performance.clearMeasures();
   performance.measure("pgwarden:render", { start: began, detail });
@@ -228,7 +230,7 @@ async function start() {
   view.model = null;
   view.delivery = null;
   view.lastUpdated = null;
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   $("scroller").setAttribute("aria-busy", "true"); // until the first snapshot is shown
   showTab(currentTab().id);
   feed.start();
@@ -412,7 +414,7 @@ async function perform() {
   for (const pid of pids) view.selected.delete(pid);
   view.showOutcomeUntil = performance.now() + OUTCOME_MS;
   updateSelection();
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   feed.refreshNow();
 }
 
@@ -455,7 +457,6 @@ function wire() {
   interval.addEventListener("change", () => {
     prefs.interval = Number(interval.value);
     savePrefs();
-    view.nextDue = Math.min(view.nextDue, performance.now() + prefs.interval * 1000);
   });
   const filter = $("filter");
   filter.value = prefs.filter;

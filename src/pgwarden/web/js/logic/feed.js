@@ -6,6 +6,15 @@
 // A delivery is {read(), arrived, via}: `read()` parses on demand, so a page that is paused
 // keeps only the latest event's text and parses nothing it will not show.
 
+// Events and polls come with some jitter: a snapshot this much early still counts as due.
+export const JITTER_MS = 250;
+
+// The page shows a snapshot once the interval chosen in the toolbar has passed since the one it
+// showed last, counted between their arrivals (not between renders, which lag the arrivals).
+export function isDue(arrived, lastShownArrival, intervalMs) {
+  return arrived - lastShownArrival >= intervalMs - JITTER_MS;
+}
+
 // A failure the stream reported: `status` as the same failure of a request would have.
 export class FeedError extends Error {
   constructor(status, message) {
