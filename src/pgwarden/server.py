@@ -101,6 +101,22 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+# Query parameters that carry secrets: the agent key, and a session for browsers' EventSource.
+_SECRET_PARAMS = re.compile(r"(?<=[?&])(key|session)=[^&]*")
+
+
+class HideSecretParams(logging.Filter):
+    """uvicorn's access log prints the path with its query: hide the values of secrets in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            if isinstance(args[2], str) and "=" in args[2]:
+                args[2] = _SECRET_PARAMS.sub(r"\1=[hidden]", args[2])
+                record.args = tuple(args)
+        return True
+
+
 def tls_context(config: Config) -> ssl.SSLContext | None:
     """The HTTPS context when tls_cert and tls_key are set; ConfigError if they do not load."""
     server = config.server
@@ -157,6 +173,9 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
             "in clear; set [server] tls_cert and tls_key",
             server.address,
         )
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideSecretParams) for f in access.filters):
+        access.addFilter(HideSecretParams())
     return uvicorn.Config(
         FreezeAfterStartup(AnswerWhenCut(create_app(config))),
         host=server.address,
@@ -165,7 +184,9 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
         server_header=False,  # ours comes from the middleware, as the seed shows it
         access_log=server.access_log,
         log_config=None,
-        proxy_headers=False,
+        # The client behind a trusted proxy, from X-Forwarded-For (right-most untrusted hop).
+        proxy_headers=bool(server.trusted_proxies),
+        forwarded_allow_ips=list(server.trusted_proxies) or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         lifespan="on",
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import (
     Annotated,
-    Literal,
-    NotRequired,  # pydantic needs this one on 3.11
+    Literal,  # pydantic needs this one on 3.11
 )
 
 from pydantic import ConfigDict, Field, with_config
@@ -29,10 +28,6 @@ _SINCE = " since the previous reading, or over the process's lifetime on its fir
 def doc(text: str, *examples: object) -> object:
     """The description (and examples) of one key, for the OpenAPI document."""
     return Field(description=text, examples=list(examples) if examples else None)
-
-
-# History's rows give it; the live rows will once kill and cancel check it (then required).
-_BACKEND_START = "when the backend started: with the pid, it names the process"
 
 
 @with_config(STRICT)
@@ -71,7 +66,14 @@ class ActivityRow(ProcessFigures):
     xact_start: datetime | None
     query_start: datetime | None
     blocked_by: list[int]
-    backend_start: NotRequired[Annotated[datetime | None, doc(_BACKEND_START)]]
+    backend_start: Annotated[
+        datetime | None,
+        doc(
+            "when the backend started; send it back with kill or cancel, so a pid reused "
+            "since is refused",
+            "2026-11-27T17:38:12.482913+00:00",
+        ),
+    ]
 
 
 @with_config(STRICT)
@@ -105,7 +107,6 @@ class LockedBackend(ProcessFigures):
             "0:batch-17",
         ),
     ]
-    backend_start: NotRequired[Annotated[datetime | None, doc(_BACKEND_START)]]
 
 
 BlockedBy = Annotated[list[int], doc("from pg_blocking_pids(); 0 is a prepared xact")]

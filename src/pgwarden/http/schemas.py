@@ -49,10 +49,31 @@ class HistoryStatus(Answer):
     paused: str | None = Field(description="why recording is paused (a full disk...), or null")
 
 
+class ProcessFiguresStatus(Answer):
+    available: bool = Field(description="whether /proc figures of the backends are read")
+    reason: str | None = Field(
+        description="why not: the agent's backend's parent is not this cluster's postmaster "
+        "(PostgreSQL elsewhere), or PostgreSQL not reached yet"
+    )
+
+
 class StatusBody(Answer):
     status: Literal["ok"]
     version: str
     history: HistoryStatus
+    process_figures: ProcessFiguresStatus
+
+
+class DiscoverBody(Answer):
+    hostname: str | None
+    cpu: int | None = Field(description="CPU cores")
+    memory_size: int | None = Field(description="bytes of RAM")
+    pg_port: int | None
+    pg_version: str | None = Field(description="version()")
+    pg_version_summary: str | None = Field(examples=["PostgreSQL 15.18"])
+    pg_data: str | None = Field(description="data_directory; null without pg_read_all_settings")
+    pg_block_size: int | None
+    plugins: list[str] = Field(examples=[["activity"]])
 
 
 class ActivityBody(Answer):
@@ -89,12 +110,71 @@ class TreeNode(Answer):
     )
 
 
+class ServerOverview(Answer):
+    version: str = Field(examples=["15.10"], description="server_version")
+    version_num: int = Field(examples=[150010], description="server_version_num")
+    started_at: str = Field(description="pg_postmaster_start_time(), ISO 8601")
+    uptime: float = Field(description="seconds since the server started")
+
+
+class ConnectionsOverview(Answer):
+    total: int = Field(description="client backends, the agent's own connections included")
+    by_state: dict[str, int] = Field(
+        examples=[{"active": 3, "idle": 40, "idle in transaction": 2}],
+        description="client backends by state; 'unknown' where the agent may not see it",
+    )
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int | None = Field(description="PostgreSQL 16+, else null")
+    available: int = Field(description="slots left for roles without reserved ones")
+
+
+class TransactionsOverview(Answer):
+    commits_per_s: float | None = Field(description="cluster-wide, over `window`")
+    rollbacks_per_s: float | None
+    window: float | None = Field(
+        description="seconds since the previous snapshot; null on the first one"
+    )
+
+
+class OldestTransaction(Answer):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int
+    state: str | None
+    xact_start: str
+    age: float = Field(description="seconds since xact_start")
+
+
+class HostOverview(Answer):
+    load_average: list[float] = Field(description="1, 5 and 15 minutes")
+    cpu_count: int | None
+    cpu_pct: float = Field(description="% of all CPUs, since the previous snapshot")
+    memory_pct: float = Field(description="% of RAM in use (not available)")
+    memory_total: int = Field(description="bytes")
+    memory_available: int = Field(description="bytes")
+
+
+class OverviewBody(Answer):
+    server: ServerOverview | None
+    connections: ConnectionsOverview | None
+    transactions: TransactionsOverview
+    cache_hit_ratio: float | None = Field(
+        description="blocks found in shared buffers over all blocks read, cluster-wide, since "
+        "the statistics were reset; null before any block was read"
+    )
+    oldest_xact: OldestTransaction | None = Field(
+        description="the backend or prepared transaction whose transaction began first"
+    )
+    host: HostOverview | None
+
+
 class SnapshotBody(Answer):
     taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
     tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
+    overview: OverviewBody
 
 
 class HistoryActivityBody(ActivityBody):
@@ -144,8 +224,19 @@ class HistoryTopBody(Answer):
     rows: list[TopRow]
 
 
+class PidItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int
+    backend_start: str | None = Field(
+        default=None,
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="as /activity shows it: refused unless the backend at pid started then",
+    )
+
+
 class PidsBody(BaseModel):
-    pids: list[int] = Field(min_length=1, max_length=1000)
+    pids: list[int | PidItem] = Field(min_length=1, max_length=1000)
 
 
 class KilledRow(Answer):
