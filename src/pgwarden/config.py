@@ -182,6 +182,25 @@ class MetricsConfig(Section):
     token: str = key("", "Bearer token /metrics requires; empty means no token.")
 
 
+class HistoryConfig(Section):
+    enabled: bool = key(
+        True, "Record every backend that is not idle, and every blocker, for incident replay."
+    )
+    interval: float = key(1.0, "Seconds between two samples kept in the history.", ge=0.1, le=60)
+    path: NonEmptyPath = key(
+        Path("history.sqlite3"), "SQLite file of the history (`pgwarden history` reads it too)."
+    )
+    keep: int = key(7 * 86400, "Seconds of raw samples kept (whole hours are dropped).", ge=3600)
+    keep_rollups: int = key(
+        90 * 86400, "Seconds of per-minute rollups kept (whole days are dropped).", ge=86400
+    )
+    max_bytes: int = key(
+        1 << 30,
+        "Hard size cap of the history file; the oldest hours of raw samples go first.",
+        ge=1 << 20,
+    )
+
+
 class Config(Section):
     server: ServerConfig = ServerConfig()
     postgresql: PostgresConfig = PostgresConfig()
@@ -190,6 +209,7 @@ class Config(Section):
     audit: AuditConfig = AuditConfig()
     guards: GuardsConfig = GuardsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    history: HistoryConfig = HistoryConfig()
     source: Path | None = Field(default=None, exclude=True)  # the file it was read from
 
 

@@ -138,16 +138,6 @@ def read_process(pid: int) -> ProcReading | None:
     return _reading(pid, stat, io, taken_at)
 
 
-def read_processes(pids: Iterable[int]) -> dict[int, ProcReading]:
-    """Read every pid that can be read; the others are simply absent."""
-    readings = {}
-    for pid in pids:
-        reading = read_process(pid)
-        if reading is not None:
-            readings[pid] = reading
-    return readings
-
-
 def descriptor_budget() -> int:
     """How many processes may keep their /proc files open, after raising the soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

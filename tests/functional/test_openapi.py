@@ -117,6 +117,9 @@ class Recorder:
                 assert next(response.iter_lines()).startswith("event: ")
 
 
+HISTORY_AT = ["/history/activity", "/history/waiting", "/history/blocking", "/history/snapshot"]
+HISTORY_WINDOWS = ["/history/load", "/history/top"]
+HISTORY = HISTORY_AT + HISTORY_WINDOWS
 SESSION_GETS = [
     "/logout",
     "/profile",
@@ -124,7 +127,9 @@ SESSION_GETS = [
     "/activity/waiting",
     "/activity/blocking",
     "/activity/snapshot",
+    "/overview",
     "/activity/audit",
+    *HISTORY,
 ]
 STREAM = "/activity/stream"
 ACTIONS = ["/activity/kill", "/activity/activity/kill", "/activity/cancel"]
@@ -148,7 +153,7 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/snapshot", "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM)
     rec.stream(agent, STREAM, session="not-a-token")
@@ -158,6 +163,11 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path, session=admin, params={"limit": "0"})
         rec.send(agent, "GET", path, session=admin, params={"sort": "password"})
     rec.send(agent, "GET", "/activity/audit", session=admin, params={"limit": "many"})
+    for path in HISTORY:
+        rec.send(agent, "GET", path, session=admin)
+        rec.send(agent, "GET", path, session=admin, params={"from": "soon", "at": "soon"})
+    for path in HISTORY_AT:
+        rec.send(agent, "GET", path, session=admin, params={"at": "2001-01-01T00:00:00Z"})
     rec.send(agent, "GET", "/activity/audit", session=viewer)
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
@@ -193,7 +203,9 @@ def drive_broken_files(rec: Recorder, agent: Agent) -> None:
 
 def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
-    for path in [*VIEWS, "/activity/snapshot"]:
+    for path in HISTORY:  # this agent records no history: it has no store to read
+        rec.send(agent, "GET", path, session=admin)
+    for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
@@ -211,7 +223,7 @@ def test_every_status_a_route_gives_is_documented_and_no_other(
             document = client.get("/openapi.json").json()
         drive_a_live_agent(rec, live)
         drive_broken_files(rec, live)
-    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port())}
+    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port()), "PGWARDEN_HISTORY_ENABLED": "false"}
     with running_agent(cluster, tmp_path / "down", METRICS_ON, env=nowhere) as down:
         drive_postgresql_down(rec, down)
 

@@ -238,7 +238,7 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
             await sampler.prime()
             real_fetch, real_read = db.fetch, sampler._reader.read
 
-            async def query_then_end_the_victim(
+            async def fetch_then_end_the_victim(
                 link: Any, name: str, row_factory: Any, params: Any = None
             ) -> Any:
                 rows = await real_fetch(link, name, row_factory, params)
@@ -256,7 +256,7 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
                 queried.wait(timeout=30)  # the read beside the query now comes after it
                 return real_read(pids)
 
-            monkeypatch.setattr(db, "fetch", query_then_end_the_victim)
+            monkeypatch.setattr(db, "fetch", fetch_then_end_the_victim)
             monkeypatch.setattr(sampler._reader, "read", read_after_the_query)
             first = await sampler.snapshot()
             second = await sampler.snapshot()

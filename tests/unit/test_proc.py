@@ -60,7 +60,7 @@ def test_read_process_of_a_finished_process_is_none() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert proc.read_process(pid) is None
-    assert proc.read_processes([pid, os.getpid()]).keys() == {os.getpid()}
+    assert proc.ProcReader(budget=0).read([pid, os.getpid()]).keys() == {os.getpid()}
 
 
 def test_parse_io_reads_an_unfamiliar_layout_by_name() -> None:

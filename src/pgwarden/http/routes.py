@@ -6,6 +6,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
@@ -13,7 +14,7 @@ from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.responses import Response
 
 from pgwarden import __version__
-from pgwarden.actions import Action, Actor, Outcome
+from pgwarden.actions import Action, Actor, Item, Outcome
 from pgwarden.activity import SORT_KEYS, RowQuery, View, render, render_snapshot
 from pgwarden.auth.login import LoginRefused
 from pgwarden.auth.sessions import Session
@@ -21,13 +22,16 @@ from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
 from pgwarden.discover import discover as discover_facts
 from pgwarden.http import schemas
 from pgwarden.http.clients import throttling_address
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.stream import stream_response
+from pgwarden.overview import render_overview
 from pgwarden.services import Services
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
 MAX_PIDS = 1000
+ITEM_KEYS = frozenset({"pid", "backend_start"})
 # Longer integers are refused as malformed: they fit no pid, nor a 64-bit JSON encoder.
 MAX_INT_DIGITS = 18
 
@@ -45,13 +49,6 @@ agent_key_header = APIKeyHeader(
 agent_key_query = APIKeyQuery(
     name="key", scheme_name="AgentKeyQuery", auto_error=False, description=AGENT_KEY_DOC
 )
-
-
-# Dependencies are `async def`: FastAPI runs plain `def` ones in a worker thread, a thread
-# round trip per dependency per request.
-async def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +192,19 @@ async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
 
 @router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
 async def status(svc: Annotated[Services, Depends(services)]) -> Response:
-    """Liveness for health checks, and whether process figures are read: nothing secret."""
+    """Liveness for health checks, whether history is being recorded and process figures are
+    read: no session needed, nothing secret."""
+    recorder = svc.recorder
+    history = {
+        "enabled": recorder is not None,
+        "recording": recorder is not None and recorder.stats.recording,
+        "paused": recorder.stats.paused if recorder is not None else None,
+    }
     reason = svc.sampler.figures_unavailable
     figures = {"available": reason is None, "reason": reason}
-    return json_response({"status": "ok", "version": __version__, "process_figures": figures})
+    return json_response(
+        {"status": "ok", "version": __version__, "history": history, "process_figures": figures}
+    )
 
 
 @router.get(
@@ -328,6 +334,17 @@ async def snapshot(
 
 
 @router.get(
+    "/overview", response_model=schemas.OverviewBody, responses=READ_ERRORS, tags=["activity"]
+)
+async def overview(
+    _: Annotated[Caller, Depends(caller)], svc: Annotated[Services, Depends(services)]
+) -> Response:
+    """The server at a glance: version, uptime, connection slots, transactions per second,
+    cache hit ratio, the oldest transaction, the host's load, CPU and memory."""
+    return json_bytes_response(render_overview(await svc.sampler.snapshot()))
+
+
+@router.get(
     "/activity/stream",
     response_class=Response,
     responses={
@@ -355,17 +372,31 @@ PIDS_BODY = {"content": {"application/json": {"schema": schemas.PidsBody.model_j
 ACT_ERRORS = schemas.errors(400, 401, 403, 406, 413, 500, 503)
 
 
-def parse_pids(body: Any) -> list[int]:
+def _item(given: Any) -> Item:
+    """A plain pid (the seed's form), or {"pid": ..., "backend_start": "<ISO 8601>"}."""
+    if type(given) is int:
+        return Item(given)
+    if not isinstance(given, dict) or type(given.get("pid")) is not int or set(given) - ITEM_KEYS:
+        raise malformed("pids")
+    started = given.get("backend_start")
+    if started is None:
+        return Item(given["pid"])
+    try:
+        backend_start = datetime.fromisoformat(started) if isinstance(started, str) else None
+    except ValueError:
+        backend_start = None
+    if backend_start is None or backend_start.tzinfo is None:
+        raise malformed("pids")
+    return Item(given["pid"], backend_start)
+
+
+def parse_pids(body: Any) -> list[Item]:
     if not isinstance(body, dict) or "pids" not in body:
         raise ApiError(406, "Parameter 'pids' not sent.")
     pids = body["pids"]
-    if (
-        not isinstance(pids, list)
-        or not 1 <= len(pids) <= MAX_PIDS
-        or not all(type(pid) is int for pid in pids)
-    ):
+    if not isinstance(pids, list) or not 1 <= len(pids) <= MAX_PIDS:
         raise malformed("pids")
-    return pids
+    return [_item(given) for given in pids]
 
 
 async def _act(request: Request, who: Caller, svc: Services, action: Action) -> list[Outcome]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
@@ -31,6 +31,12 @@ class ProfileBody(BaseModel):
     role: Literal["admin", "viewer"]
 
 
+class HistoryStatus(BaseModel):
+    enabled: bool
+    recording: bool
+    paused: str | None = Field(description="why recording is paused (a full disk...), or null")
+
+
 class ProcessFiguresStatus(BaseModel):
     available: bool = Field(description="whether /proc figures of the backends are read")
     reason: str | None = Field(
@@ -42,6 +48,7 @@ class ProcessFiguresStatus(BaseModel):
 class StatusBody(BaseModel):
     status: Literal["ok"]
     version: str
+    history: HistoryStatus
     process_figures: ProcessFiguresStatus
 
 
@@ -100,6 +107,11 @@ class ActivityRow(ProcessFigures):
     xact_start: str | None
     query_start: str | None
     blocked_by: list[int]
+    backend_start: str | None = Field(
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="when the backend started; send it back with kill or cancel, so a pid "
+        "reused since is refused",
+    )
 
 
 class LockRow(ProcessFigures):
@@ -166,16 +178,133 @@ class TreeNode(BaseModel):
     )
 
 
+class ServerOverview(BaseModel):
+    version: str = Field(examples=["15.10"], description="server_version")
+    version_num: int = Field(examples=[150010], description="server_version_num")
+    started_at: str = Field(description="pg_postmaster_start_time(), ISO 8601")
+    uptime: float = Field(description="seconds since the server started")
+
+
+class ConnectionsOverview(BaseModel):
+    total: int = Field(description="client backends, the agent's own connections included")
+    by_state: dict[str, int] = Field(
+        examples=[{"active": 3, "idle": 40, "idle in transaction": 2}],
+        description="client backends by state; 'unknown' where the agent may not see it",
+    )
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int | None = Field(description="PostgreSQL 16+, else null")
+    available: int = Field(description="slots left for roles without reserved ones")
+
+
+class TransactionsOverview(BaseModel):
+    commits_per_s: float | None = Field(description="cluster-wide, over `window`")
+    rollbacks_per_s: float | None
+    window: float | None = Field(
+        description="seconds since the previous snapshot; null on the first one"
+    )
+
+
+class OldestTransaction(BaseModel):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int
+    state: str | None
+    xact_start: str
+    age: float = Field(description="seconds since xact_start")
+
+
+class HostOverview(BaseModel):
+    load_average: list[float] = Field(description="1, 5 and 15 minutes")
+    cpu_count: int | None
+    cpu_pct: float = Field(description="% of all CPUs, since the previous snapshot")
+    memory_pct: float = Field(description="% of RAM in use (not available)")
+    memory_total: int = Field(description="bytes")
+    memory_available: int = Field(description="bytes")
+
+
+class OverviewBody(BaseModel):
+    server: ServerOverview | None
+    connections: ConnectionsOverview | None
+    transactions: TransactionsOverview
+    cache_hit_ratio: float | None = Field(
+        description="blocks found in shared buffers over all blocks read, cluster-wide, since "
+        "the statistics were reset; null before any block was read"
+    )
+    oldest_xact: OldestTransaction | None = Field(
+        description="the backend or prepared transaction whose transaction began first"
+    )
+    host: HostOverview | None
+
+
 class SnapshotBody(BaseModel):
     taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
     tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
+    overview: OverviewBody
+
+
+class HistoryActivityBody(ActivityBody):
+    sampled_at: str = Field(description="when the sample shown was taken, ISO 8601")
+
+
+class HistoryWaitingBody(WaitingBody):
+    sampled_at: str
+
+
+class HistoryBlockingBody(BlockingBody):
+    sampled_at: str
+
+
+class HistorySnapshotBody(BaseModel):
+    sampled_at: str
+    taken_at: str
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+
+
+class LoadSeries(BaseModel):
+    key: str | None = Field(description="the value split by; CPU for a session waiting on nothing")
+    points: list[tuple[float, float]] = Field(
+        description="[bucket start, average sessions] for every sampled bucket"
+    )
+
+
+class HistoryLoadBody(BaseModel):
+    from_: float = Field(alias="from")
+    to: float
+    step: float
+    by: str
+    series: list[LoadSeries]
+    gaps: list[tuple[float, float]] = Field(description="spans when no sample was taken")
+
+
+class TopRow(BaseModel):
+    key: str | None
+    aas: float = Field(description="session-samples over the window's sampled ticks")
+    peak: int = Field(description="the most sessions with this key in one sample")
+    samples: int
+
+
+class HistoryTopBody(BaseModel):
+    rows: list[TopRow]
+
+
+class PidItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int
+    backend_start: str | None = Field(
+        default=None,
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="as /activity shows it: refused unless the backend at pid started then",
+    )
 
 
 class PidsBody(BaseModel):
-    pids: list[int] = Field(min_length=1, max_length=1000)
+    pids: list[int | PidItem] = Field(min_length=1, max_length=1000)
 
 
 class KilledRow(BaseModel):
@@ -211,7 +340,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         406: "Missing or malformed parameter (X-Session included)",
         413: "Body too large",
         429: "Too many failed logins (see Retry-After)",
+        404: "No sample at that time, or the time falls in a gap (the answer says when)",
         500: "Audit log or users file cannot be used",
-        503: "PostgreSQL is unavailable",
+        503: "PostgreSQL (or the history store) is unavailable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
