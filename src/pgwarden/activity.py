@@ -13,6 +13,7 @@ from pgwarden import locks
 from pgwarden.forest import blocking_forest, encode_forest
 from pgwarden.humanize import format_bytes
 from pgwarden.models import Backend, LockInfo, Snapshot
+from pgwarden.overview import render_overview
 from pgwarden.proc import UNREADABLE, ProcFigures
 
 Row = dict[str, Any]
@@ -302,8 +303,9 @@ _ALL = RowQuery()
 
 
 def render_snapshot(snapshot: Snapshot) -> bytes:
-    """The body of GET /activity/snapshot and of each stream event: the three views and the
-    blocking forest of one snapshot, serialised once however many callers share it."""
+    """The body of GET /activity/snapshot and of each stream event: the three views, the
+    blocking forest and the overview of one snapshot, serialised once however many callers
+    share it."""
     body = snapshot.rendered.get("snapshot")
     if body is None:
         body = b"".join(
@@ -318,6 +320,8 @@ def render_snapshot(snapshot: Snapshot) -> bytes:
                 render(snapshot, View.BLOCKING, _ALL),
                 b',"tree":',
                 encode_forest(blocking_forest(snapshot.backends)),
+                b',"overview":',
+                render_overview(snapshot),
                 b"}",
             )
         )

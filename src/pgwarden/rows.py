@@ -12,7 +12,7 @@ from typing import Any
 from psycopg.rows import kwargs_row
 
 from pgwarden.db.encodings import decode_query
-from pgwarden.models import Backend, LockInfo
+from pgwarden.models import Backend, LockInfo, ServerFigures
 
 
 def backend_from_columns(
@@ -62,3 +62,41 @@ def backend_from_columns(
 
 
 backend_row = kwargs_row(backend_from_columns)
+
+
+def server_from_columns(
+    *,
+    version: str,
+    version_num: int,
+    started_at: datetime,
+    max_connections: int,
+    superuser_reserved: int,
+    reserved: int | None,
+    by_state: dict[str, int] | None,
+    commits: int | None,
+    rollbacks: int | None,
+    blocks_hit: int | None,
+    blocks_read: int | None,
+    oldest_prepared_gid: str | None,
+    oldest_prepared_at: datetime | None,
+) -> ServerFigures:
+    """The row of the overview query (db/sql/overview.sql)."""
+    return ServerFigures(
+        version=version,
+        version_num=version_num,
+        started_at=started_at,
+        max_connections=max_connections,
+        superuser_reserved=superuser_reserved,
+        reserved=reserved,
+        by_state=dict(by_state or {}),
+        # sums over no row are null
+        commits=commits or 0,
+        rollbacks=rollbacks or 0,
+        blocks_hit=blocks_hit or 0,
+        blocks_read=blocks_read or 0,
+        oldest_prepared_gid=oldest_prepared_gid,
+        oldest_prepared_at=oldest_prepared_at,
+    )
+
+
+server_row = kwargs_row(server_from_columns)

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
 from pgwarden.db.relations import RelationNames
-from pgwarden.models import Backend, Snapshot
-from pgwarden.rows import backend_row
+from pgwarden.host import HostReader
+from pgwarden.models import Backend, ServerFigures, Snapshot
+from pgwarden.overview import transaction_rates
+from pgwarden.rows import backend_row, server_row
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ class Sampler:
         self._follow_up: asyncio.Task[None] | None = None
         self._postmaster_pid: int | None = None
         self._last_done = 0.0
+        self._host = HostReader()
+        # The previous server counters and when they were read: rates are taken between them.
+        self._last_server: tuple[ServerFigures, float] | None = None
         self.stats = SamplerStats()
 
     async def snapshot(self) -> Snapshot:
@@ -122,6 +127,7 @@ class Sampler:
             if children:
                 early = loop.run_in_executor(None, self._reader.read, children)
             rows = await query
+            (server,) = await self._db.fetch(self._db.monitor, "overview", server_row)
         finally:
             query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
@@ -138,9 +144,15 @@ class Sampler:
         self._reader.retain(readings)
         figures = self._history.observe(readings, complete=True)
         self._schedule_follow_up(self._history.unbased)
+        now = time.monotonic()
+        previous, previous_at = self._last_server or (None, now)
+        rates = transaction_rates(previous, server, now - previous_at)
+        self._last_server = (server, now)
         self.stats.snapshots += 1
         self.stats.last_seconds = time.perf_counter() - started
-        return Snapshot(datetime.now(UTC), backends, figures)
+        return Snapshot(
+            datetime.now(UTC), backends, figures, server=server, rates=rates, host=self._host.read()
+        )
 
     def _schedule_follow_up(self, pids: list[int]) -> None:
         """New processes get a second reading soon, so the next poll shows their rates."""

@@ -124,6 +124,7 @@ SESSION_GETS = [
     "/activity/waiting",
     "/activity/blocking",
     "/activity/snapshot",
+    "/overview",
     "/activity/audit",
 ]
 STREAM = "/activity/stream"
@@ -146,7 +147,7 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/snapshot", "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM)
     rec.stream(agent, STREAM, session="not-a-token")
@@ -191,7 +192,7 @@ def drive_broken_files(rec: Recorder, agent: Agent) -> None:
 
 def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
-    for path in [*VIEWS, "/activity/snapshot"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:

@@ -21,6 +21,7 @@ from pgwarden.http import schemas
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.stream import stream_response
+from pgwarden.overview import render_overview
 from pgwarden.services import Services
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
@@ -263,6 +264,17 @@ async def snapshot(
     """The three views and the blocking forest, from one snapshot: a page never mixes two
     moments."""
     return json_bytes_response(render_snapshot(await svc.sampler.snapshot()))
+
+
+@router.get(
+    "/overview", response_model=schemas.OverviewBody, responses=READ_ERRORS, tags=["activity"]
+)
+async def overview(
+    _: Annotated[Caller, Depends(caller)], svc: Annotated[Services, Depends(services)]
+) -> Response:
+    """The server at a glance: version, uptime, connection slots, transactions per second,
+    cache hit ratio, the oldest transaction, the host's load, CPU and memory."""
+    return json_bytes_response(render_overview(await svc.sampler.snapshot()))
 
 
 @router.get(

@@ -145,12 +145,71 @@ class TreeNode(BaseModel):
     )
 
 
+class ServerOverview(BaseModel):
+    version: str = Field(examples=["15.10"], description="server_version")
+    version_num: int = Field(examples=[150010], description="server_version_num")
+    started_at: str = Field(description="pg_postmaster_start_time(), ISO 8601")
+    uptime: float = Field(description="seconds since the server started")
+
+
+class ConnectionsOverview(BaseModel):
+    total: int = Field(description="client backends, the agent's own connections included")
+    by_state: dict[str, int] = Field(
+        examples=[{"active": 3, "idle": 40, "idle in transaction": 2}],
+        description="client backends by state; 'unknown' where the agent may not see it",
+    )
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int | None = Field(description="PostgreSQL 16+, else null")
+    available: int = Field(description="slots left for roles without reserved ones")
+
+
+class TransactionsOverview(BaseModel):
+    commits_per_s: float | None = Field(description="cluster-wide, over `window`")
+    rollbacks_per_s: float | None
+    window: float | None = Field(
+        description="seconds since the previous snapshot; null on the first one"
+    )
+
+
+class OldestTransaction(BaseModel):
+    id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
+    pid: int
+    state: str | None
+    xact_start: str
+    age: float = Field(description="seconds since xact_start")
+
+
+class HostOverview(BaseModel):
+    load_average: list[float] = Field(description="1, 5 and 15 minutes")
+    cpu_count: int | None
+    cpu_pct: float = Field(description="% of all CPUs, since the previous snapshot")
+    memory_pct: float = Field(description="% of RAM in use (not available)")
+    memory_total: int = Field(description="bytes")
+    memory_available: int = Field(description="bytes")
+
+
+class OverviewBody(BaseModel):
+    server: ServerOverview | None
+    connections: ConnectionsOverview | None
+    transactions: TransactionsOverview
+    cache_hit_ratio: float | None = Field(
+        description="blocks found in shared buffers over all blocks read, cluster-wide, since "
+        "the statistics were reset; null before any block was read"
+    )
+    oldest_xact: OldestTransaction | None = Field(
+        description="the backend or prepared transaction whose transaction began first"
+    )
+    host: HostOverview | None
+
+
 class SnapshotBody(BaseModel):
     taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
     tree: list[TreeNode] = Field(description="the blocking forest: its roots, longest first")
+    overview: OverviewBody
 
 
 class PidsBody(BaseModel):
