@@ -29,6 +29,8 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	@# fetched first: the clone-anywhere test then finds them in npm's cache, offline
+	@$(BIN)/python scripts/pg-versions $(PG_VERSIONS) >/dev/null
 	@$(MAKE) --no-print-directory test-js
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"

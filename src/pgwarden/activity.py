@@ -168,6 +168,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "memory_pct": figures.memory,
         "read_bytes_s": _rate_number(figures.read_rate),
         "write_bytes_s": _rate_number(figures.write_rate),
+        "backend_start": backend.backend_start,
     }
 
 

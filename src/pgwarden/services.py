@@ -10,6 +10,9 @@ from pgwarden.auth.login import Authenticator
 from pgwarden.config import Config
 from pgwarden.db.database import Database
 from pgwarden.db.privileges import warn_missing_privileges
+from pgwarden.history.reading import History
+from pgwarden.history.recorder import Recorder
+from pgwarden.history.store import Retention, SQLiteStore
 from pgwarden.sampler import Sampler
 from pgwarden.ticker import Ticker
 
@@ -22,11 +25,14 @@ class Services:
     ticker: Ticker  # subscribe here for one snapshot per [sampler] interval
     auth: Authenticator
     actions: Actions
+    history: History
+    recorder: Recorder | None
 
     @classmethod
     def create(cls, config: Config) -> Services:
         db = Database(config.postgresql)
         sampler = Sampler(db)
+        store = history_store(config)
         return cls(
             config=config,
             db=db,
@@ -34,13 +40,25 @@ class Services:
             ticker=Ticker(sampler, config.sampler.interval),
             auth=Authenticator(config.auth),
             actions=Actions(db, AuditLog(config.audit.file), config.guards),
+            history=History(store, config.history.interval),
+            recorder=Recorder(sampler, store) if config.history.enabled else None,
         )
 
     async def start(self) -> None:
         await self.sampler.prime()
         await warn_missing_privileges(self.db)
+        if self.recorder is not None:
+            await self.recorder.start()
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
         await self.ticker.close()
         await self.sampler.close()
         await self.db.close()
+
+
+def history_store(config: Config) -> SQLiteStore:
+    settings = config.history
+    retention = Retention(settings.keep, settings.keep_rollups, settings.max_bytes)
+    return SQLiteStore(settings.path, settings.interval, retention)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorBody(BaseModel):
@@ -31,9 +31,25 @@ class ProfileBody(BaseModel):
     role: Literal["admin", "viewer"]
 
 
+class HistoryStatus(BaseModel):
+    enabled: bool
+    recording: bool
+    paused: str | None = Field(description="why recording is paused (a full disk...), or null")
+
+
+class ProcessFiguresStatus(BaseModel):
+    available: bool = Field(description="whether /proc figures of the backends are read")
+    reason: str | None = Field(
+        description="why not: the agent's backend's parent is not this cluster's postmaster "
+        "(PostgreSQL elsewhere), or PostgreSQL not reached yet"
+    )
+
+
 class StatusBody(BaseModel):
     status: Literal["ok"]
     version: str
+    history: HistoryStatus
+    process_figures: ProcessFiguresStatus
 
 
 NotAvailable = Literal["N/A"]
@@ -63,6 +79,18 @@ class ProcessFigures(BaseModel):
     write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
 
 
+class DiscoverBody(BaseModel):
+    hostname: str | None
+    cpu: int | None = Field(description="CPU cores")
+    memory_size: int | None = Field(description="bytes of RAM")
+    pg_port: int | None
+    pg_version: str | None = Field(description="version()")
+    pg_version_summary: str | None = Field(examples=["PostgreSQL 15.18"])
+    pg_data: str | None = Field(description="data_directory; null without pg_read_all_settings")
+    pg_block_size: int | None
+    plugins: list[str] = Field(examples=[["activity"]])
+
+
 class ActivityRow(ProcessFigures):
     pid: int
     database: str | None
@@ -79,6 +107,11 @@ class ActivityRow(ProcessFigures):
     xact_start: str | None
     query_start: str | None
     blocked_by: list[int]
+    backend_start: str | None = Field(
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="when the backend started; send it back with kill or cancel, so a pid "
+        "reused since is refused",
+    )
 
 
 class LockRow(ProcessFigures):
@@ -212,8 +245,66 @@ class SnapshotBody(BaseModel):
     overview: OverviewBody
 
 
+class HistoryActivityBody(ActivityBody):
+    sampled_at: str = Field(description="when the sample shown was taken, ISO 8601")
+
+
+class HistoryWaitingBody(WaitingBody):
+    sampled_at: str
+
+
+class HistoryBlockingBody(BlockingBody):
+    sampled_at: str
+
+
+class HistorySnapshotBody(BaseModel):
+    sampled_at: str
+    taken_at: str
+    running: ActivityBody
+    waiting: WaitingBody
+    blocking: BlockingBody
+
+
+class LoadSeries(BaseModel):
+    key: str | None = Field(description="the value split by; CPU for a session waiting on nothing")
+    points: list[tuple[float, float]] = Field(
+        description="[bucket start, average sessions] for every sampled bucket"
+    )
+
+
+class HistoryLoadBody(BaseModel):
+    from_: float = Field(alias="from")
+    to: float
+    step: float
+    by: str
+    series: list[LoadSeries]
+    gaps: list[tuple[float, float]] = Field(description="spans when no sample was taken")
+
+
+class TopRow(BaseModel):
+    key: str | None
+    aas: float = Field(description="session-samples over the window's sampled ticks")
+    peak: int = Field(description="the most sessions with this key in one sample")
+    samples: int
+
+
+class HistoryTopBody(BaseModel):
+    rows: list[TopRow]
+
+
+class PidItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pid: int
+    backend_start: str | None = Field(
+        default=None,
+        examples=["2026-11-27T17:38:12.482913+00:00"],
+        description="as /activity shows it: refused unless the backend at pid started then",
+    )
+
+
 class PidsBody(BaseModel):
-    pids: list[int] = Field(min_length=1, max_length=1000)
+    pids: list[int | PidItem] = Field(min_length=1, max_length=1000)
 
 
 class KilledRow(BaseModel):
@@ -249,7 +340,8 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         406: "Missing or malformed parameter (X-Session included)",
         413: "Body too large",
         429: "Too many failed logins (see Retry-After)",
+        404: "No sample at that time, or the time falls in a gap (the answer says when)",
         500: "Audit log or users file cannot be used",
-        503: "PostgreSQL is unavailable",
+        503: "PostgreSQL (or the history store) is unavailable",
     }
     return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
