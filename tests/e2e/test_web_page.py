@@ -478,3 +478,41 @@ def test_two_prepared_transactions_are_two_roots_without_a_deadlock_mark(
 SHOWN_IDS = (
     "return [...document.querySelectorAll('#grid-body tr[data-id]')].map(r => r.dataset.id);"
 )
+
+
+def test_the_overview_strip_shows_the_server_at_a_glance(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    old = sessions.open(unique("e2e-old-xact"))
+    old.run("BEGIN")
+    old.run("SELECT 1")  # idle in transaction, from now on the oldest transaction
+    with cluster.connect() as conn:
+        version, max_connections, reserved = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('max_connections'),"
+            " current_setting('superuser_reserved_connections')::int"
+            " + coalesce(current_setting('reserved_connections', true)::int, 0)"
+        ).fetchone() or (None, None, None)
+    page.logged_in("admin", ADMIN_PASSWORD)
+
+    def item(name: str) -> str:
+        return page.text(f'#overview [data-item="{name}"]')
+
+    page.wait(lambda: page.visible("#overview"), "the strip")
+    assert item("server").startswith(f"PostgreSQL {str(version).split()[0]} up ")
+    assert re.fullmatch(r".* up \d+(\.\d)?s|.* up \d+m \d\ds|.* up \d+h \d\dm", item("server"))
+    connections = item("connections")
+    match = re.fullmatch(
+        rf"connections (\d+) / {max_connections} \({reserved} reserved\)", connections
+    )
+    assert match and int(match.group(1)) >= 2, (
+        connections
+    )  # this test's session and the page's agent
+    page.wait(lambda: f"(pid {old.pid})" in item("oldest"), "the open transaction as the oldest")
+    tps = re.compile(r"tps \d+\.\d · rollbacks \d+\.\d/s")  # from the second sample on
+    page.wait(lambda: tps.fullmatch(item("tps")), "transactions per second")
+    assert re.fullmatch(r"cache hit \d+\.\d%", item("cache")), item("cache")
+    assert re.fullmatch(r"load \d+\.\d\d \d+\.\d\d \d+\.\d\d", item("load")), item("load")
+    assert re.fullmatch(r"host CPU \d+\.\d% · memory \d+\.\d%", item("host")), item("host")
+    page.screenshot("web-overview")
+    old.run("COMMIT")
+    page.wait(lambda: f"(pid {old.pid})" not in item("oldest"), "the transaction gone from it")
