@@ -15,7 +15,14 @@ from selenium.webdriver.common.by import By
 
 from pgwarden.cluster import Cluster, free_port
 from tests.e2e.browser import Page
-from tests.helpers import ADMIN_PASSWORD, VIEWER_PASSWORD, Agent, Sessions, running_agent
+from tests.helpers import (
+    ADMIN_PASSWORD,
+    VIEWER_PASSWORD,
+    Agent,
+    Sessions,
+    running_agent,
+    wait_until,
+)
 
 HUMAN_DURATION = re.compile(r"^\d+(\.\d)?s$|^\d+m \d\ds$")
 
@@ -346,3 +353,74 @@ def test_banners_when_postgresql_or_the_agent_is_unreachable(
     # The agent is gone now.
     page.wait(lambda: page.text("#banner").startswith("The agent cannot be reached"), "banner")
     assert page.visible("#app")
+
+
+HOT_ROW_WAITERS = 200
+
+
+def test_a_hot_row_with_200_waiters_shows_one_root_quickly_and_the_page_stays_responsive(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    """The issue's acceptance bounds: one session holds a row lock, 200 update the same row;
+    the Blocking tab shows the holder as the one root, "200 waiting", within 2 s, and a
+    script round trip to the page stays under 200 ms while it refreshes."""
+    table = f"e2e_hot_{uuid.uuid4().hex[:8]}"
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, n int)")
+        conn.execute(f"INSERT INTO {table} VALUES (1, 0)")
+    holder = sessions.open(unique("e2e-hot-holder"))
+    holder.run("BEGIN")
+    holder.run(f"UPDATE {table} SET n = n + 1 WHERE id = 1")
+    page.logged_in("admin", ADMIN_PASSWORD)
+    page.set_interval("1")
+    page.tab("blocking")
+    page.pointer_away()
+
+    name = unique("e2e-hot-waiter")
+    waiters = [sessions.open(name) for _ in range(HOT_ROW_WAITERS)]
+    done = [w.submit(f"UPDATE {table} SET n = n + 1 WHERE id = 1") for w in waiters]
+    with cluster.connect() as conn:
+
+        def all_waiting() -> bool:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = %s AND wait_event_type = 'Lock'",
+                [name],
+            ).fetchone()
+            return row is not None and row[0] == HOT_ROW_WAITERS
+
+        wait_until(all_waiting, timeout=60, interval=0.05, what="200 sessions waiting")
+    every_one_waits = time.monotonic()
+
+    def one_root_200_waiting() -> bool:
+        return (
+            page.shown_pids()[:1] == [holder.pid]
+            and page.cell(holder.pid, "blocks") == str(HOT_ROW_WAITERS)
+            and page.text("#shown").startswith("1 of 1 blocking tree shown")
+        )
+
+    page.wait(one_root_200_waiting, "the holder, the one root, 200 waiting", timeout=10)
+    shown_after = time.monotonic() - every_one_waits
+    page.screenshot("web-hot-row")
+    assert shown_after < 2.0, f"the root showed {shown_after:.2f} s after all 200 waited"
+    assert page.all("#grid-body tr.root") == [page.row(holder.pid)]
+    assert (page.cell(waiters[0].pid, "pid") or "").startswith("└")
+
+    # Round trips to the page while it goes on refreshing (at least two refreshes meanwhile).
+    refreshed: set[str] = set()
+    slowest = 0.0
+    deadline = time.monotonic() + 4.5
+    while time.monotonic() < deadline or len(refreshed) < 3:
+        began = time.perf_counter()
+        stamp = page.script("return document.getElementById('updated').dateTime;")
+        slowest = max(slowest, time.perf_counter() - began)
+        refreshed.add(str(stamp))
+        time.sleep(0.05)
+        assert time.monotonic() < deadline + 10, "the page stopped refreshing"
+    assert slowest < 0.2, f"a script round trip took {slowest * 1000:.0f} ms"
+    assert page.cell(holder.pid, "blocks") == str(HOT_ROW_WAITERS)
+
+    holder.run("ROLLBACK")  # release the row: the waiters update it one after the other
+    for result in done:
+        assert result.result(timeout=60) == []
+    page.wait(lambda: page.count("blocking") == 0, "no more blocking")

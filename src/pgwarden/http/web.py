@@ -6,8 +6,9 @@ from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from pgwarden import __version__
 
@@ -28,6 +29,16 @@ PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
+class RevalidatedFiles(StaticFiles):
+    """The page's files, revalidated on each load: ES modules import each other by plain
+    names, so only the entry point can carry the version; the others must not go stale."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 @cache
 def page() -> bytes:
     html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
@@ -41,4 +52,4 @@ async def index() -> HTMLResponse:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+    app.mount("/web", RevalidatedFiles(directory=WEB_DIR), name="web")
