@@ -2,10 +2,10 @@
 
 Each block carries its own dictionaries: every distinct string (query texts, states, wait
 events, blocker lists, lock descriptions) and every session identity (pid, backend_start,
-user, database, application, client, backend type) is written once per block; a
-session-sample is then a few small integers. Values are laid out column by column, each
-session's samples side by side, so what does not change from one second to the next is a run
-that zlib folds to almost nothing.
+user, database, application, client, backend type, a prepared transaction's gid) is written
+once per block; a session-sample is then a few small integers. Values are laid out column by
+column, each session's samples side by side, so what does not change from one second to the
+next is a run that zlib folds to almost nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ LEVEL = 6
 # A pending tick lives a minute at most: the fastest level will do.
 PENDING_LEVEL = 1
 
-Identity = tuple[int, int | None, int, int, int, int, int]
+Identity = tuple[int, int | None, int, int, int, int, int, int]
 
 
 def _ms(seconds: float | None, base: int) -> int | None:
@@ -137,6 +137,7 @@ def encode_block(ticks: Sequence[Tick], level: int = LEVEL) -> bytes:
                 strings(s.application),
                 strings(s.client),
                 strings(s.backend_type),
+                strings(s.gid),
             )
             number = identities.get(identity)
             if number is None:
@@ -192,7 +193,7 @@ def decode_block(blob: bytes) -> list[Tick]:
     per_tick: list[list[SessionSample]] = [[] for _ in data["t"]]
     row = 0
     for identity, count in zip(data["id"], data["n"], strict=True):
-        pid, start, user, database, application, client, backend_type = identity
+        pid, start, user, database, application, client, backend_type, gid = identity
         index = -1
         for _ in range(count):
             index += data["ti"][row]
@@ -220,6 +221,7 @@ def decode_block(blob: bytes) -> list[Tick]:
                     write_rate=restore_rate(data["wr"][row]),
                     iowait=None if data["io"][row] is None else bool(data["io"][row]),
                     locks=_locks_of(text[data["lk"][row]], base),
+                    gid=text[gid],
                 )
             )
             row += 1

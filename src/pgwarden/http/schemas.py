@@ -263,6 +263,7 @@ class HistorySnapshotBody(BaseModel):
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest of that sample")
 
 
 class LoadSeries(BaseModel):
