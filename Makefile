@@ -10,7 +10,7 @@ PG_VERSIONS ?= 12 18
 ALL_PG_VERSIONS := 12 13 14 15 16 17 18
 LOCK_TESTS := tests/functional/test_locks_*.py
 
-.PHONY: demo test test-js test-unit test-locks test-versions lint typecheck check system-deps clean
+.PHONY: demo test test-unit test-js test-locks test-versions lint typecheck check system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,17 +29,19 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	@# fetched first: the clone-anywhere test then finds them in npm's cache, offline
+	@$(BIN)/python scripts/pg-versions $(PG_VERSIONS) >/dev/null
 	@$(MAKE) --no-print-directory test-js
 	$(BIN)/pytest
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(PG_VERSIONS)"
 
-# The web page's pure logic (src/pgwarden/web/js/logic), under Node's own test runner.
-test-js:
-	node --test tests/js/
-
 # Pure logic only: no PostgreSQL needed, a few seconds.
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
+
+# The web page's pure logic (src/pgwarden/web/js/logic), under Node's own test runner.
+test-js:
+	node --test tests/js/
 
 # make test-locks VERSIONS="13 16": the lock tests on each of those majors
 test-locks: $(STAMP)

@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 
 from pgwarden import locks
+from pgwarden.forest import blocking_forest, encode_forest
 from pgwarden.humanize import format_bytes
 from pgwarden.models import Backend, LockInfo, Snapshot
+from pgwarden.overview import render_overview
 from pgwarden.proc import UNREADABLE, ProcFigures
 
 Row = dict[str, Any]
@@ -166,6 +168,7 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "memory_pct": figures.memory,
         "read_bytes_s": _rate_number(figures.read_rate),
         "write_bytes_s": _rate_number(figures.write_rate),
+        "backend_start": backend.backend_start,
     }
 
 
@@ -194,6 +197,8 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "memory_pct": figures.memory,
         "read_bytes_s": _rate_number(figures.read_rate),
         "write_bytes_s": _rate_number(figures.write_rate),
+        # the forest's node id: several prepared transactions share pid 0
+        "id": backend.id,
     }
 
 
@@ -292,4 +297,34 @@ def render(snapshot: Snapshot, view: View, query: RowQuery) -> bytes:
         shown = rows if query.limit is None else rows[: query.limit]
         body = orjson.dumps({"rows": shown, "total": len(rows)})
         snapshot.rendered[cache_key] = body
+    return body
+
+
+_ALL = RowQuery()
+
+
+def render_snapshot(snapshot: Snapshot) -> bytes:
+    """The body of GET /activity/snapshot and of each stream event: the three views, the
+    blocking forest and the overview of one snapshot, serialised once however many callers
+    share it."""
+    body = snapshot.rendered.get("snapshot")
+    if body is None:
+        body = b"".join(
+            (
+                b'{"taken_at":',
+                orjson.dumps(snapshot.taken_at),
+                b',"running":',
+                render(snapshot, View.ACTIVITY, _ALL),
+                b',"waiting":',
+                render(snapshot, View.WAITING, _ALL),
+                b',"blocking":',
+                render(snapshot, View.BLOCKING, _ALL),
+                b',"tree":',
+                encode_forest(blocking_forest(snapshot.backends)),
+                b',"overview":',
+                render_overview(snapshot),
+                b"}",
+            )
+        )
+        snapshot.rendered["snapshot"] = body
     return body

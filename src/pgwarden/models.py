@@ -67,8 +67,14 @@ class Backend:
     xmin_age: int | None
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
+    gid: str | None = None  # a prepared transaction's name (its pid is 0)
     # With pid, tells one session from a later one that reuses its pid.
     backend_start: datetime | None = None
+
+    @property
+    def id(self) -> int | str:
+        """What tells backends apart: the pid, or "0:<gid>" for a prepared transaction."""
+        return f"0:{self.gid}" if self.pid == 0 else self.pid
 
     @property
     def is_client(self) -> bool:
@@ -99,6 +105,44 @@ class Blocker:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerFigures:
+    """The server as a whole, from db/sql/overview.sql."""
+
+    version: str
+    version_num: int
+    started_at: datetime
+    max_connections: int
+    superuser_reserved: int
+    reserved: int | None
+    by_state: dict[str, int]
+    commits: int
+    rollbacks: int
+    blocks_hit: int
+    blocks_read: int
+    oldest_prepared_gid: str | None
+    oldest_prepared_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRates:
+    """Commits and rollbacks per second, cluster-wide, over `window` seconds."""
+
+    commits_per_s: float
+    rollbacks_per_s: float
+    window: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostFigures:
+    load_average: tuple[float, float, float]
+    cpu_count: int | None
+    cpu_pct: float  # all CPUs, since the previous reading
+    memory_total: int
+    memory_available: int
+    memory_pct: float
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every backend and its process figures at one moment; views of it are cached on it."""
 
@@ -106,3 +150,26 @@ class Snapshot:
     backends: tuple[Backend, ...]
     figures: dict[int, ProcFigures]
     rendered: dict[Any, bytes] = field(default_factory=dict, compare=False)
+    server: ServerFigures | None = None
+    rates: TransactionRates | None = None  # None for the first snapshot, or after a reset
+    host: HostFigures | None = None
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """The recorder's own figures, for /status and /metrics."""
+
+    recording: bool = False
+    paused: str | None = None
+    ticks: int = 0
+    missed: int = 0
+    last_write_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0

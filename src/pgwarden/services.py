@@ -14,6 +14,7 @@ from pgwarden.history.reading import History
 from pgwarden.history.recorder import Recorder
 from pgwarden.history.store import Retention, SQLiteStore
 from pgwarden.sampler import Sampler
+from pgwarden.ticker import Ticker
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Services:
     config: Config
     db: Database
     sampler: Sampler
+    ticker: Ticker  # subscribe here for one snapshot per [sampler] interval
     auth: Authenticator
     actions: Actions
     history: History
@@ -35,6 +37,7 @@ class Services:
             config=config,
             db=db,
             sampler=sampler,
+            ticker=Ticker(sampler, config.sampler.interval),
             auth=Authenticator(config.auth),
             actions=Actions(db, AuditLog(config.audit.file), config.guards),
             history=History(store, config.history.interval),
@@ -50,6 +53,7 @@ class Services:
     async def close(self) -> None:
         if self.recorder is not None:
             await self.recorder.close()
+        await self.ticker.close()
         await self.sampler.close()
         await self.db.close()
 

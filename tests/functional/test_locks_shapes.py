@@ -188,6 +188,7 @@ def test_prepared_transactions_block_as_pid_zero(
     }
     p1 = by_query["PREPARE TRANSACTION 'pgwarden_p1'"]
     p2 = by_query["PREPARE TRANSACTION 'pgwarden_p2'"]
+    assert (p1["id"], p2["id"]) == ("0:pgwarden_p1", "0:pgwarden_p2")
     assert p1["blocked_pids"] == [updater.pid, locker.pid]
     assert p2["blocked_pids"] == [locker.pid]
     for row in (p1, p2):

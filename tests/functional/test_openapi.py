@@ -104,6 +104,18 @@ class Recorder:
             self.models[(method, path)].model_validate_json(response.content, strict=True)
         return response
 
+    def stream(self, agent: Agent, path: str, session: str | None = None) -> None:
+        """Open an event stream, read its first line when it is one, and close it."""
+        headers = {"X-Session": session} if session is not None else {}
+        with agent.client() as client, client.stream("GET", path, headers=headers) as response:
+            self.seen[("GET", path)].add(response.status_code)
+            if response.status_code >= 400:
+                assert response.headers["content-type"] == "application/json", path
+                assert list(response.read() and response.json()) == ["error"]
+            else:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                assert next(response.iter_lines()).startswith("event: ")
+
 
 HISTORY_AT = ["/history/activity", "/history/waiting", "/history/blocking", "/history/snapshot"]
 HISTORY_WINDOWS = ["/history/load", "/history/top"]
@@ -114,9 +126,12 @@ SESSION_GETS = [
     "/activity",
     "/activity/waiting",
     "/activity/blocking",
+    "/activity/snapshot",
+    "/overview",
     "/activity/audit",
     *HISTORY,
 ]
+STREAM = "/activity/stream"
 ACTIONS = ["/activity/kill", "/activity/activity/kill", "/activity/cancel"]
 VIEWS = ["/activity", "/activity/waiting", "/activity/blocking"]
 
@@ -132,12 +147,18 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
     for _ in range(3):  # the third failure in a row is throttled
         rec.send(agent, "POST", "/login", json={"username": "ghost", "password": "x"})
     rec.send(agent, "GET", "/status")
+    rec.send(agent, "GET", "/discover")
+    rec.send(agent, "GET", "/discover", headers={"X-TemBoard-Agent-Key": "not-the-key"})
     for path in SESSION_GETS:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM)
+    rec.stream(agent, STREAM, session="not-a-token")
+    rec.stream(agent, STREAM, session=UNKNOWN_SESSION)
+    rec.stream(agent, STREAM, session=viewer)
     for path in VIEWS:
         rec.send(agent, "GET", path, session=admin, params={"limit": "0"})
         rec.send(agent, "GET", path, session=admin, params={"sort": "password"})
@@ -175,6 +196,7 @@ def drive_broken_files(rec: Recorder, agent: Agent) -> None:
     rec.send(agent, "POST", "/login", json={"username": "admin", "password": "x"})
     for path in SESSION_GETS:
         rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM, session=admin)
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
 
@@ -183,11 +205,13 @@ def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
     for path in HISTORY:  # this agent records no history: it has no store to read
         rec.send(agent, "GET", path, session=admin)
-    for path in VIEWS:
+    for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
+    rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
     rec.send(agent, "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    rec.send(agent, "GET", "/discover")  # host facts still, PostgreSQL's null
 
 
 def test_every_status_a_route_gives_is_documented_and_no_other(
@@ -247,9 +271,19 @@ def test_errors_are_documented_with_the_error_body() -> None:
 def test_routes_needing_a_session_say_so() -> None:
     document = full_app().openapi()
     open_routes = {("POST", "/login"), ("GET", "/status")}
+    # Read by a session or by the agent key (header or query): either will do.
+    keyed: list[dict[str, list[str]]] = [
+        {"APIKeyHeader": []},
+        {"AgentKeyHeader": []},
+        {"AgentKeyQuery": []},
+    ]
     for operation_key, operation in documented_operations(document).items():
         if operation_key in open_routes:
             assert "security" not in operation, operation_key
+        elif operation_key == ("GET", "/discover"):  # an agent key, if one is sent
+            assert operation["security"] == [{"AgentKeyHeader": []}]
+        elif operation_key in {("GET", path) for path in VIEWS}:
+            assert operation["security"] == keyed, operation_key
         elif operation_key == ("GET", "/metrics"):
             assert operation["security"] == [{"MetricsToken": []}]
         else:

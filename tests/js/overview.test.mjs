@@ -4,12 +4,19 @@ import { test } from "node:test";
 import { overviewItems } from "../../src/pgwarden/web/js/logic/overview.js";
 
 const OVERVIEW = {
-  server: { version: "PostgreSQL 17.2", started_at: "2026-11-28T16:00:00+00:00", uptime: 3 * 86400 + 4 * 3600 },
-  connections: { total: 482, max: 500, reserved: 3, by_state: { idle: 270, active: 210, "idle in transaction": 2 } },
-  transactions: { per_second: 1234.56, rollbacks_per_second: 0.5 },
+  server: { version: "17.2", version_num: 170002, started_at: "2026-11-28T16:00:00+00:00", uptime: 3 * 86400 + 4 * 3600 },
+  connections: {
+    total: 482,
+    by_state: { idle: 270, active: 210, "idle in transaction": 2 },
+    max_connections: 500,
+    superuser_reserved_connections: 3,
+    reserved_connections: null,
+    available: 15,
+  },
+  transactions: { commits_per_s: 1234.06, rollbacks_per_s: 0.5, window: 1.0 },
   cache_hit_ratio: 0.9921,
-  oldest_xact: { pid: 4242, age: 125 },
-  host: { load: [3.5, 2.25, 1], cpus: 2, cpu_pct: 63.2, memory_pct: 41.06 },
+  oldest_xact: { id: 4242, pid: 4242, state: "idle in transaction", xact_start: "2026-12-01T19:58:00+00:00", age: 125 },
+  host: { load_average: [3.5, 2.25, 1], cpu_count: 2, cpu_pct: 63.2, memory_pct: 41.06, memory_total: 8e9, memory_available: 4e9 },
 };
 
 const byId = (items) => Object.fromEntries(items.map((item) => [item.id, item]));
@@ -17,10 +24,10 @@ const byId = (items) => Object.fromEntries(items.map((item) => [item.id, item]))
 test("the strip: version and uptime, slots, tps, cache, oldest transaction, host", () => {
   const items = byId(overviewItems(OVERVIEW));
   assert.deepEqual(Object.keys(items), ["server", "connections", "tps", "cache", "oldest", "load", "host"]);
-  assert.equal(items.server.label, "PostgreSQL 17.2");
+  assert.equal(items.server.label, "17.2");
   assert.equal(items.server.value, "up 3d 4h");
   assert.equal(items.connections.value, "482 / 500 (3 reserved)");
-  assert.equal(items.connections.title, "210 active · 2 idle in transaction · 270 idle");
+  assert.equal(items.connections.title, "210 active · 2 idle in transaction · 270 idle; 15 slots left for ordinary users");
   assert.equal(items.connections.level, "hot"); // 482 of the 497 an ordinary user may take
   assert.equal(items.tps.value, "1234.6 · rollbacks 0.5/s");
   assert.equal(items.cache.value, "99.2%");
@@ -33,7 +40,7 @@ test("the strip: version and uptime, slots, tps, cache, oldest transaction, host
 });
 
 test("figures the agent could not read show as a dash, never as a crash", () => {
-  const items = byId(overviewItems({ server: {}, connections: {}, transactions: {}, cache_hit_ratio: null, oldest_xact: null, host: {} }));
+  const items = byId(overviewItems({ server: null, connections: null, transactions: { commits_per_s: null, rollbacks_per_s: null, window: null }, cache_hit_ratio: null, oldest_xact: null, host: null }));
   assert.equal(items.connections.value, "– / –");
   assert.equal(items.tps.value, "– · rollbacks –/s");
   assert.equal(items.cache.value, "–");
@@ -43,11 +50,16 @@ test("figures the agent could not read show as a dash, never as a crash", () => 
 });
 
 test("thresholds: slots nearly gone, an old transaction, a poor cache", () => {
-  const warn = byId(overviewItems({ ...OVERVIEW, connections: { total: 400, max: 500, reserved: 3 }, oldest_xact: { pid: 1, age: 600 }, cache_hit_ratio: 0.5 }));
+  const warn = byId(overviewItems({ ...OVERVIEW, connections: { total: 400, max_connections: 500, superuser_reserved_connections: 3 }, oldest_xact: { pid: 1, age: 600 }, cache_hit_ratio: 0.5 }));
   assert.equal(warn.connections.level, "warn");
   assert.equal(warn.oldest.level, "warn");
   assert.equal(warn.cache.level, "warn");
-  const hot = byId(overviewItems({ ...OVERVIEW, connections: { total: 10, max: 500, reserved: 3 }, oldest_xact: { pid: 1, age: 7200 } }));
+  const hot = byId(overviewItems({ ...OVERVIEW, connections: { total: 10, max_connections: 500, superuser_reserved_connections: 3 }, oldest_xact: { pid: 1, age: 7200 } }));
   assert.equal(hot.connections.level, "");
   assert.equal(hot.oldest.level, "hot");
+});
+
+test("the oldest transaction may be a prepared one: named by its gid", () => {
+  const items = byId(overviewItems({ ...OVERVIEW, oldest_xact: { id: "0:nightly", pid: 0, state: "prepared", age: 30 } }));
+  assert.equal(items.oldest.value, "30s (prepared nightly)");
 });

@@ -12,29 +12,18 @@ import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from pgwarden.history import records
 from pgwarden.history.reading import GAP_TOLERANCE
 from pgwarden.history.records import Tick
 from pgwarden.history.store import Gap, HistorySink, SQLiteStore, StoreError, StoreFull
+from pgwarden.models import RecorderStats
 from pgwarden.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
 AGENT_STOPPED = "agent not running"
 LATE = "no sample taken in time"
-
-
-@dataclass(slots=True)
-class RecorderStats:
-    """The recorder's own figures, for /status and /metrics."""
-
-    recording: bool = False
-    paused: str | None = None
-    ticks: int = 0
-    missed: int = 0
-    last_write_seconds: float = 0.0
 
 
 class Recorder:

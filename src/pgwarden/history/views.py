@@ -15,11 +15,7 @@ ALL_ROWS = RowQuery()
 
 def _rows(snapshot: Snapshot, view: View, query: RowQuery) -> dict[str, Any]:
     keep = query.keeps if query.filters else (lambda backend: True)
-    starts = {b.pid: b.backend_start for b in snapshot.backends if b.pid}
     rows = activity.sort_rows(activity.BUILDERS[view](snapshot, keep), query)
-    for row in rows:
-        start = starts.get(row["pid"])
-        row.setdefault("backend_start", start.isoformat() if start else None)
     shown = rows if query.limit is None else rows[: query.limit]
     return {"rows": shown, "total": len(rows)}
 

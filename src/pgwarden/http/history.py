@@ -17,9 +17,10 @@ from pgwarden.history.reading import MAX_STEP_BUCKETS, MAX_WINDOW, BadTime, NoSa
 from pgwarden.history.reading import parse_time as parse_history_time
 from pgwarden.history.store import StoreError
 from pgwarden.http import schemas
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_response
-from pgwarden.http.routes import Caller, _row_query, caller, services
+from pgwarden.http.routes import Caller, _row_query, caller
 from pgwarden.services import Services
 
 router = APIRouter(tags=["history"])

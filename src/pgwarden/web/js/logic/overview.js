@@ -23,6 +23,10 @@ function byState(states) {
   return entries.map(([state, n]) => `${n} ${state || "no state"}`).join(" · ");
 }
 
+// `overview`: {server: {version, started_at, uptime}, connections: {total, by_state,
+// max_connections, superuser_reserved_connections, reserved_connections, available},
+// transactions: {commits_per_s, rollbacks_per_s}, cache_hit_ratio, oldest_xact: {id, pid,
+// state, age}, host: {load_average, cpu_count, cpu_pct, memory_pct}}; any part may be null.
 export function overviewItems(overview) {
   if (!overview) return [];
   const items = [];
@@ -35,42 +39,46 @@ export function overviewItems(overview) {
     level: "",
   });
   const conn = overview.connections || {};
-  const reserved = isNumber(conn.reserved) ? conn.reserved : 0;
-  const usable = isNumber(conn.max) ? conn.max - reserved : null;
+  const reserved = (conn.superuser_reserved_connections || 0) + (conn.reserved_connections || 0);
+  const max = conn.max_connections;
   items.push({
     id: "connections",
     label: "connections",
-    value: `${text(conn.total ?? "–")} / ${text(conn.max ?? "–")}${reserved ? ` (${reserved} reserved)` : ""}`,
-    title: byState(conn.by_state),
-    level: connectionLevel(conn.total, usable),
+    value: `${text(conn.total ?? "–")} / ${text(max ?? "–")}${reserved ? ` (${reserved} reserved)` : ""}`,
+    title: [byState(conn.by_state), isNumber(conn.available) ? `${conn.available} slots left for ordinary users` : ""].filter(Boolean).join("; "),
+    level: connectionLevel(conn.total, isNumber(max) ? max - reserved : null),
   });
   const xact = overview.transactions || {};
+  const commits = xact.commits_per_s;
+  const rollbacks = xact.rollbacks_per_s;
+  const tps = isNumber(commits) && isNumber(rollbacks) ? commits + rollbacks : null;
   items.push({
     id: "tps",
     label: "tps",
-    value: `${fixed(xact.per_second, 1)} · rollbacks ${fixed(xact.rollbacks_per_second, 1)}/s`,
-    title: "transactions committed and rolled back per second, every database",
-    level: isNumber(xact.rollbacks_per_second) && isNumber(xact.per_second) && xact.per_second > 0 && xact.rollbacks_per_second / xact.per_second > 0.1 ? "warn" : "",
+    value: `${fixed(tps, 1)} · rollbacks ${fixed(rollbacks, 1)}/s`,
+    title: "transactions (commits and rollbacks) per second, every database",
+    level: isNumber(tps) && tps > 0 && rollbacks / tps > 0.1 ? "warn" : "",
   });
   const hit = overview.cache_hit_ratio;
   items.push({
     id: "cache",
     label: "cache hit",
     value: isNumber(hit) ? percent(hit * 100) : "–",
-    title: "share of block reads served by shared buffers",
+    title: "blocks found in shared buffers, of all blocks read, since the statistics were reset",
     level: isNumber(hit) && hit < 0.9 ? "warn" : "",
   });
   const oldest = overview.oldest_xact;
+  const age = oldest && isNumber(oldest.age) ? oldest.age : null;
   items.push({
     id: "oldest",
     label: "oldest xact",
-    value: oldest && isNumber(oldest.age) ? `${humanDuration(oldest.age)} (pid ${oldest.pid})` : "none",
-    title: "the longest-open transaction of a client backend",
-    level: oldest && isNumber(oldest.age) ? (oldest.age >= 3600 ? "hot" : oldest.age >= 300 ? "warn" : "") : "",
+    value: age === null ? "none" : `${humanDuration(age)} (${oldest.pid === 0 ? `prepared ${String(oldest.id).slice(2)}` : `pid ${oldest.pid}`})`,
+    title: oldest && oldest.state ? `the transaction that began first; ${oldest.state}` : "the transaction that began first",
+    level: age === null ? "" : age >= 3600 ? "hot" : age >= 300 ? "warn" : "",
   });
   const host = overview.host || {};
-  const load = Array.isArray(host.load) ? host.load : [];
-  const cores = isNumber(host.cpus) ? host.cpus : null;
+  const load = Array.isArray(host.load_average) ? host.load_average : [];
+  const cores = isNumber(host.cpu_count) ? host.cpu_count : null;
   items.push({
     id: "load",
     label: "load",
@@ -82,8 +90,8 @@ export function overviewItems(overview) {
     id: "host",
     label: "host",
     value: `CPU ${percent(host.cpu_pct)} · memory ${percent(host.memory_pct)}`,
-    title: "the host's CPU use over the last interval, and memory in use",
-    level: isNumber(host.cpu_pct) && host.cpu_pct >= 90 ? "warn" : isNumber(host.memory_pct) && host.memory_pct >= 90 ? "warn" : "",
+    title: "the host's CPU use over the last interval, and its memory in use",
+    level: (isNumber(host.cpu_pct) && host.cpu_pct >= 90) || (isNumber(host.memory_pct) && host.memory_pct >= 90) ? "warn" : "",
   });
   return items;
 }
