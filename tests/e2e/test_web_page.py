@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -424,3 +425,56 @@ def test_a_hot_row_with_200_waiters_shows_one_root_quickly_and_the_page_stays_re
     for result in done:
         assert result.result(timeout=60) == []
     page.wait(lambda: page.count("blocking") == 0, "no more blocking")
+
+
+def test_two_prepared_transactions_are_two_roots_without_a_deadlock_mark(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    """Both have pid 0: rows keyed by pid made them one root, and a false ⟳."""
+    table = f"e2e_2pc_{uuid.uuid4().hex[:8]}"
+    gids = [unique("e2e-gid-a"), unique("e2e-gid-b")]
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, n int)")
+        conn.execute(f"INSERT INTO {table} VALUES (1, 0), (2, 0)")
+    preparer = sessions.open(unique("e2e-2pc"))
+    try:
+        for row, gid in enumerate(gids, start=1):
+            preparer.run("BEGIN")
+            preparer.run(f"UPDATE {table} SET n = n + 1 WHERE id = {row}")
+            preparer.run(f"PREPARE TRANSACTION '{gid}'")
+        waiters = [sessions.open(unique("e2e-2pc-waiter")) for _ in gids]
+        done = [
+            w.submit(f"UPDATE {table} SET n = n + 1 WHERE id = {row}")
+            for row, w in enumerate(waiters, start=1)
+        ]
+        page.logged_in("admin", ADMIN_PASSWORD)
+        page.tab("blocking")
+        roots = [f"0:{gid}" for gid in gids]
+
+        def both_trees() -> tuple[int, int] | None:
+            counts = (len(page.all("#grid-body tr[data-pid]")), len(page.all("#grid-body tr.root")))
+            return counts if counts == (4, 2) else None
+
+        page.wait(both_trees, "two prepared transactions as two roots, each with its waiter")
+        shown = page.script(SHOWN_IDS)
+        assert isinstance(shown, list)
+        assert page.text("#shown").startswith("2 of 2 blocking trees shown")
+        for root, waiter in zip(roots, waiters, strict=True):
+            assert shown.index(f"{waiter.pid}") == shown.index(root) + 1  # right under its own
+            cell = page.find(f'#grid-body tr[data-id="{root}"] td[data-col="pid"]')
+            assert (cell.get_attribute("textContent") or "").strip() == root  # no ⟳
+            assert "root" in (
+                page.find(f'#grid-body tr[data-id="{root}"]').get_attribute("class") or ""
+            )
+        assert "⟳" not in page.text("#grid-body")
+    finally:
+        for gid in gids:
+            with contextlib.suppress(Exception):
+                preparer.run(f"ROLLBACK PREPARED '{gid}'")
+    for result in done:
+        assert result.result(timeout=10) == []
+
+
+SHOWN_IDS = (
+    "return [...document.querySelectorAll('#grid-body tr[data-id]')].map(r => r.dataset.id);"
+)
