@@ -19,7 +19,7 @@ def _rows(snapshot: Snapshot, view: View, query: RowQuery) -> dict[str, Any]:
     rows = activity.sort_rows(activity.BUILDERS[view](snapshot, keep), query)
     for row in rows:
         start = starts.get(row["pid"])
-        row.setdefault("backend_start", start.isoformat() if start else None)
+        row["backend_start"] = start.isoformat() if start else None
     shown = rows if query.limit is None else rows[: query.limit]
     return {"rows": shown, "total": len(rows)}
 
