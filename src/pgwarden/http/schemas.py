@@ -195,6 +195,7 @@ class HistorySnapshotBody(Answer):
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest of that sample")
 
 
 class LoadSeries(Answer):
