@@ -15,8 +15,7 @@ from prometheus_client.registry import Collector
 
 from pgwarden import __version__, locks
 from pgwarden.history import aggregate, records
-from pgwarden.models import Backend, RecorderStats, Snapshot
-from pgwarden.sampler import SamplerStats
+from pgwarden.models import Backend, RecorderStats, SamplerStats, Snapshot
 
 # The text format every Prometheus version reads (generate_latest writes exactly this).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -105,6 +105,44 @@ class Blocker:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerFigures:
+    """The server as a whole, from db/sql/overview.sql."""
+
+    version: str
+    version_num: int
+    started_at: datetime
+    max_connections: int
+    superuser_reserved: int
+    reserved: int | None
+    by_state: dict[str, int]
+    commits: int
+    rollbacks: int
+    blocks_hit: int
+    blocks_read: int
+    oldest_prepared_gid: str | None
+    oldest_prepared_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRates:
+    """Commits and rollbacks per second, cluster-wide, over `window` seconds."""
+
+    commits_per_s: float
+    rollbacks_per_s: float
+    window: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostFigures:
+    load_average: tuple[float, float, float]
+    cpu_count: int | None
+    cpu_pct: float  # all CPUs, since the previous reading
+    memory_total: int
+    memory_available: int
+    memory_pct: float
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every backend and its process figures at one moment; views of it are cached on it."""
 
@@ -112,6 +150,9 @@ class Snapshot:
     backends: tuple[Backend, ...]
     figures: dict[int, ProcFigures]
     rendered: dict[Any, bytes] = field(default_factory=dict, compare=False)
+    server: ServerFigures | None = None
+    rates: TransactionRates | None = None  # None for the first snapshot, or after a reset
+    host: HostFigures | None = None
 
 
 @dataclass(slots=True)
@@ -123,3 +164,12 @@ class RecorderStats:
     ticks: int = 0
     missed: int = 0
     last_write_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0

@@ -127,6 +127,7 @@ SESSION_GETS = [
     "/activity/waiting",
     "/activity/blocking",
     "/activity/snapshot",
+    "/overview",
     "/activity/audit",
     *HISTORY,
 ]
@@ -146,11 +147,13 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
     for _ in range(3):  # the third failure in a row is throttled
         rec.send(agent, "POST", "/login", json={"username": "ghost", "password": "x"})
     rec.send(agent, "GET", "/status")
+    rec.send(agent, "GET", "/discover")
+    rec.send(agent, "GET", "/discover", headers={"X-TemBoard-Agent-Key": "not-the-key"})
     for path in SESSION_GETS:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
         rec.send(agent, "GET", path, session=UNKNOWN_SESSION)
-    for path in [*VIEWS, "/activity/snapshot", "/activity/audit", "/profile"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview", "/activity/audit", "/profile"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM)
     rec.stream(agent, STREAM, session="not-a-token")
@@ -202,12 +205,13 @@ def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
     for path in HISTORY:  # this agent records no history: it has no store to read
         rec.send(agent, "GET", path, session=admin)
-    for path in [*VIEWS, "/activity/snapshot"]:
+    for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
     rec.send(agent, "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    rec.send(agent, "GET", "/discover")  # host facts still, PostgreSQL's null
 
 
 def test_every_status_a_route_gives_is_documented_and_no_other(
@@ -267,9 +271,19 @@ def test_errors_are_documented_with_the_error_body() -> None:
 def test_routes_needing_a_session_say_so() -> None:
     document = full_app().openapi()
     open_routes = {("POST", "/login"), ("GET", "/status")}
+    # Read by a session or by the agent key (header or query): either will do.
+    keyed: list[dict[str, list[str]]] = [
+        {"APIKeyHeader": []},
+        {"AgentKeyHeader": []},
+        {"AgentKeyQuery": []},
+    ]
     for operation_key, operation in documented_operations(document).items():
         if operation_key in open_routes:
             assert "security" not in operation, operation_key
+        elif operation_key == ("GET", "/discover"):  # an agent key, if one is sent
+            assert operation["security"] == [{"AgentKeyHeader": []}]
+        elif operation_key in {("GET", path) for path in VIEWS}:
+            assert operation["security"] == keyed, operation_key
         elif operation_key == ("GET", "/metrics"):
             assert operation["security"] == [{"MetricsToken": []}]
         else:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import re
 import signal
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ from tests.functional.locking import blocked
 from tests.helpers import Agent, Sessions, running_agent, start_agent
 
 INTERVAL = 0.3
-STREAM_CONFIG = f"[sampler]\ninterval = {INTERVAL}\n\n[metrics]\nenabled = true\n"
+# History off: its recorder listens for good, and these tests count what viewers cost.
+STREAM_CONFIG = (
+    f"[sampler]\ninterval = {INTERVAL}\n\n[metrics]\nenabled = true\n\n[history]\nenabled = false\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +153,7 @@ def test_the_snapshot_route_gives_the_views_and_the_forest_of_one_moment(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert list(body) == ["taken_at", "running", "waiting", "blocking", "tree"]
+    assert list(body) == ["taken_at", "running", "waiting", "blocking", "tree", "overview"]
     datetime.fromisoformat(body["taken_at"])
     check_hot_row(body, holder, waiters)
 
@@ -257,6 +261,16 @@ def test_viewers_share_one_snapshot_and_the_same_bytes_per_tick(streaming: Agent
         assert len({s[moment] for s in seen}) == 1
 
 
+def test_no_snapshot_is_taken_once_the_last_viewer_has_left(streaming: Agent) -> None:
+    with open_stream(streaming, streaming.login("viewer")) as stream:
+        stream.snapshots(2)
+    time.sleep(INTERVAL * 2)  # the last tick in flight lands
+    before = metric(streaming, "pgwarden_sampler_snapshots_total")
+    time.sleep(INTERVAL * 6)
+    # Only the second scrape's own snapshot: the tick loop stopped with its last listener.
+    assert metric(streaming, "pgwarden_sampler_snapshots_total") - before == 1
+
+
 def test_the_stream_says_when_postgresql_is_unavailable(cluster: Cluster, tmp_path: Path) -> None:
     nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port())}
     with running_agent(cluster, tmp_path, STREAM_CONFIG, env=nowhere) as agent:
@@ -303,3 +317,13 @@ def test_a_stream_gets_a_keep_alive_comment_every_15_seconds(streaming: Agent) -
     with open_stream(streaming, streaming.login(), timeout=40) as stream:
         while not stream.comments:
             assert stream.next() is not None
+
+
+@pytest.mark.slow
+def test_two_hundred_waiters_on_one_row_make_one_root_with_200_behind(
+    streaming: Agent, sessions: Sessions, cluster: Cluster
+) -> None:
+    holder, waiters = hot_row(sessions, cluster, 200)
+    with open_stream(streaming, streaming.login("viewer")) as stream:
+        (event,) = stream.snapshots(1)
+    check_hot_row(event.json(), holder, waiters)

@@ -121,7 +121,7 @@ def encode_tick_counts(times: Sequence[float], counts: Sequence[Counts]) -> byte
             [[c.get(dimension, {}).get(k, 0) for c in counts] for k in keys],
         ]
     payload = {"t": [round(t * 1000) for t in times], "d": dimensions}
-    return zlib.compress(orjson.dumps(payload), 9)
+    return zlib.compress(orjson.dumps(payload), 6)
 
 
 def decode_tick_counts(blob: bytes, dimension: str | None = None) -> list[Unit]:
@@ -154,7 +154,7 @@ def encode_minutes(units: Sequence[Unit]) -> bytes:
         ]
         for unit in units
     ]
-    return zlib.compress(orjson.dumps(payload), 9)
+    return zlib.compress(orjson.dumps(payload), 6)
 
 
 def decode_minutes(blob: bytes, dimension: str | None = None) -> list[Unit]:

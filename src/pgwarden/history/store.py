@@ -194,7 +194,7 @@ class SQLiteStore:
                 conn.execute("DELETE FROM pending")  # at most a minute of rows: pages reused
             conn.execute(
                 "INSERT OR REPLACE INTO pending VALUES (?, ?)",
-                (tick.at, encoding.encode_block([tick])),
+                (tick.at, encoding.encode_block([tick], encoding.PENDING_LEVEL)),
             )
             if flushing:
                 self._expire(conn, tick.at)
@@ -210,6 +210,21 @@ class SQLiteStore:
             self._hour_minutes = hour_minutes
         self._pending.append(tick)
         self._last_at = tick.at
+
+    def write_block(self, ticks: Sequence[Tick]) -> None:
+        """Keep a whole minute of ticks at once, as one block (bulk loads: the bench's week)."""
+        conn = self._write
+        if conn is None:
+            raise StoreError("the store is not open for writing")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._hour_minutes = self._flush(conn, ticks)
+            self._expire(conn, ticks[-1].at)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self._last_at = ticks[-1].at
 
     def _flush(self, conn: sqlite3.Connection, ticks: Sequence[Tick]) -> tuple[int, list[Unit]]:
         """The pending minute as one block row, and its rollup merged into its hour's row."""

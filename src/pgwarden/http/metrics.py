@@ -14,8 +14,8 @@ from pgwarden import metrics
 from pgwarden.config import MetricsConfig
 from pgwarden.db.database import DatabaseUnavailable
 from pgwarden.http import schemas
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError
-from pgwarden.http.routes import services
 from pgwarden.services import Services
 
 TEXT_FORMAT: dict[int | str, dict[str, Any]] = {

@@ -7,7 +7,7 @@ import { Grid } from "./dom/grid.js";
 import { renderOverview } from "./dom/overview.js";
 import { bannerText } from "./history/model.js";
 import { createHistoryPanel } from "./history/panel.js";
-import { Feed } from "./logic/feed.js";
+import { Feed, isDue } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
 import { LIVE_TABS } from "./logic/live-tabs.js";
@@ -33,7 +33,7 @@ const view = {
   selected: new Set(),
   hovering: false,
   paused: false,
-  nextDue: 0, // no render before then: the interval chosen in the toolbar
+  lastShown: -Infinity, // when the snapshot shown last arrived (-Infinity: show the next at once)
   delivery: null, // the latest snapshot not shown yet
   lastUpdated: null,
   failing: false,
@@ -76,22 +76,6 @@ function pauseReason() {
 
 // ------------------------------------------------------------------ where snapshots come from
 
-async function pollSnapshot() {
-  try {
-    return await api("/activity/snapshot");
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    return snapshotFromViews(); // TEMPORARY: an agent without the route (issue 14's server half)
-  }
-}
-
-// TEMPORARY, until issue 14's server half lands: one snapshot from the three views, each
-// waiter under the first of its blockers (no cycle detection: an agent's forest has it).
-async function snapshotFromViews() {
-  const [running, waiting, blocking] = await Promise.all([api("/activity"), api("/activity/waiting"), api("/activity/blocking")]);
-  return { taken_at: null, running, waiting, blocking, tree: forestFromViews(waiting, blocking) };
-}
-
 // TEMPORARY as well: the forest of a snapshot that came without one (/history/snapshot too).
 function forestFromViews(waiting, blocking) {
   const nodes = new Map();
@@ -117,26 +101,27 @@ function forestFromViews(waiting, blocking) {
 
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
-  poll: pollSnapshot,
+  poll: () => api("/activity/snapshot"),
   // Two intervals without an event: the page's own, or the agent's ([sampler] interval) as
   // seen between its events, whichever is longer.
   silenceMs: (gapMs) => 2 * Math.max(1000 * prefs.interval, gapMs ?? 0),
   pollMs: () => 1000 * prefs.interval,
   onDelivery: (delivery) => {
     view.delivery = delivery;
-    renderIfDue();
+    renderIfDue(true);
   },
   onError: showFailure,
   now: () => performance.now(),
   timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (t) => clearTimeout(t) },
 });
 
-function renderIfDue() {
-  if (!view.profile || !view.delivery || performance.now() < view.nextDue || pauseReason()) return;
+// `onArrival`: called as the snapshot arrives, not later from the timer (after a pause).
+function renderIfDue(onArrival = false) {
+  if (!view.profile || !view.delivery || pauseReason()) return;
+  if (!isDue(view.delivery.arrived, view.lastShown, prefs.interval * 1000)) return;
   const delivery = view.delivery;
   view.delivery = null;
-  // The page's own time: from the event, or from when the interval let it show it.
-  const began = Math.max(delivery.arrived, view.nextDue);
+  view.lastShown = delivery.arrived;
   let snapshot;
   try {
     snapshot = delivery.read();
@@ -145,7 +130,6 @@ function renderIfDue() {
   }
   view.model = buildModel(snapshot, Date.now());
   view.lastUpdated = new Date();
-  view.nextDue = performance.now() + prefs.interval * 1000 - 100; // a tick early beats a tick late
   setBanner(null);
   renderOverview($("overview"), view.model.overview);
   rebuild();
@@ -153,6 +137,8 @@ function renderIfDue() {
   updateStatus();
   // The latest figures only, for the browser's profiler and bench/web_page.py: from the
   // snapshot's arrival to the table updated (parsing included), and to the next frame.
+  if (!onArrival) return;
+  const began = delivery.arrived;
   const detail = { via: delivery.via, rows: grid.rows.length };
   performance.clearMeasures();
   performance.measure("pgwarden:render", { start: began, detail });
@@ -277,7 +263,7 @@ async function start() {
   view.model = null;
   view.delivery = null;
   view.lastUpdated = null;
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   $("scroller").setAttribute("aria-busy", "true"); // until the first snapshot is shown
   showTab(currentTab().id);
   feed.start();
@@ -327,7 +313,7 @@ function backToLive() {
   view.history = null;
   $("history-banner").hidden = true;
   historyPanel.forget();
-  view.nextDue = 0;
+  view.lastShown = -Infinity; // show the next snapshot at once
   feed.refreshNow(); // the latest snapshot now, not at the next tick
   rebuild();
   updateStatus();
@@ -488,7 +474,7 @@ async function perform() {
   for (const pid of pids) view.selected.delete(pid);
   view.showOutcomeUntil = performance.now() + OUTCOME_MS;
   updateSelection();
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   feed.refreshNow();
 }
 
@@ -532,7 +518,6 @@ function wire() {
   interval.addEventListener("change", () => {
     prefs.interval = Number(interval.value);
     savePrefs();
-    view.nextDue = Math.min(view.nextDue, performance.now() + prefs.interval * 1000);
   });
   const filter = $("filter");
   filter.value = prefs.filter;
