@@ -142,6 +142,8 @@ def main() -> None:
                 page.wait(functools.partial(lists_at_least, page, count), f"{count} rows")
                 page.pointer_away()
                 report(f"{page.count('running')} backends, Running", samples(page, args.samples))
+            load.close()  # the hot row on its own
+            load = Load(cluster)
             hot_row(cluster, load, page, args.waiters, args.samples)
     finally:
         load.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,8 +14,9 @@ from typing import Any
 
 from pgwarden.audit import AuditLog, AuditUnavailable
 from pgwarden.config import GuardsConfig
-from pgwarden.db.database import Database, PermissionDenied
+from pgwarden.db.database import Database, DatabaseUnavailable, PermissionDenied
 from pgwarden.db.encodings import decode_query
+from pgwarden.db.link import describe
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,28 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class Item:
+    """One backend to act on: its pid and, when the client gives it, when it started."""
+
+    pid: int
+    backend_start: datetime | None = None
+
+    def as_given(self) -> int | dict[str, Any]:
+        if self.backend_start is None:
+            return self.pid
+        return {"pid": self.pid, "backend_start": self.backend_start.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
+    """What the backend at a pid was doing, read by the statement that signalled it."""
+
     pid: int
     backend_type: str | None
     user: str | None
     database: str | None
     application: str | None
+    backend_start: datetime | None
     query: str | None
 
     def describe(self) -> dict[str, Any]:
@@ -51,6 +69,7 @@ class Target:
             "application": self.application,
             "query": self.query,
             "backend_type": self.backend_type,
+            "backend_start": self.backend_start.isoformat() if self.backend_start else None,
         }
 
 
@@ -59,6 +78,32 @@ class Outcome:
     pid: int
     done: bool
     reason: str | None = None
+
+
+NOT_A_BACKEND = "not a backend of this cluster"
+
+
+def refusal(
+    item: Item, target: Target, own_pids: frozenset[int], guards: GuardsConfig
+) -> str | None:
+    """Why the guards refused this target: the reason, said in the order the SQL checks."""
+    if target.backend_type is None:
+        return "hidden from the agent's role (it needs pg_monitor)"
+    if target.backend_type != "client backend":
+        return f"not a client backend ({target.backend_type})"
+    if item.pid in own_pids:
+        return "the agent's own connection"
+    if target.user in guards.protected_roles:
+        return f"protected role {target.user}"
+    if target.database in guards.protected_databases:
+        return f"protected database {target.database}"
+    if item.backend_start is not None and target.backend_start != item.backend_start:
+        started = target.backend_start.isoformat() if target.backend_start else "unknown"
+        return (
+            f"another backend has this pid now: it started at {started}, "
+            f"not {item.backend_start.isoformat()}"
+        )
+    return None
 
 
 def _now() -> str:
@@ -71,69 +116,102 @@ class Actions:
         self._audit = audit
         self._guards = guards
 
-    def _refusal(self, pid: int, target: Target | None) -> str | None:
-        """Why this pid may not be signalled, or None when it may."""
-        if pid not in PID_RANGE or target is None:
-            return "not a backend of this cluster"
-        if pid in self._db.own_pids:
-            return "the agent's own connection"
-        if target.backend_type is None:
-            return "hidden from the agent's role (it needs pg_monitor)"
-        if target.backend_type != "client backend":
-            return f"not a client backend ({target.backend_type})"
-        if target.user in self._guards.protected_roles:
-            return f"protected role {target.user}"
-        if target.database in self._guards.protected_databases:
-            return f"protected database {target.database}"
-        return None
-
-    async def _targets(self, pids: list[int]) -> dict[int, Target]:
-        in_range = sorted({pid for pid in pids if pid in PID_RANGE})
-        if not in_range:
-            return {}
-        rows = await self._db.query(self._db.control, "targets", {"pids": in_range})
-        return {
-            row[0]: Target(row[0], row[1], row[2], row[3], row[4], decode_query(row[5], row[6]))
-            for row in rows
+    async def _signal(self, action: Action, item: Item) -> tuple[Outcome, Target | None]:
+        """One statement: the guards and the signal together, for one backend."""
+        if item.pid not in PID_RANGE:
+            return Outcome(item.pid, False, NOT_A_BACKEND), None
+        own_pids = self._db.own_pids
+        params = {
+            "pid": item.pid,
+            "backend_start": item.backend_start,
+            "own_pids": sorted(own_pids),
+            "protected_roles": list(self._guards.protected_roles),
+            "protected_databases": list(self._guards.protected_databases),
         }
-
-    async def _signal(self, action: Action, pid: int) -> Outcome:
         try:
-            rows = await self._db.query(self._db.control, action.value, {"pid": pid})
+            rows = await self._db.query(self._db.control, action.value, params)
         except PermissionDenied as exc:
-            return Outcome(pid, False, f"permission denied: {exc}")
+            return Outcome(item.pid, False, f"permission denied: {exc}"), None
         if not rows:
-            return Outcome(pid, False, "ended before the signal")
-        return Outcome(pid, bool(rows[0][0]), None if rows[0][0] else "signal not delivered")
+            return Outcome(item.pid, False, NOT_A_BACKEND), None
+        backend_type, user, database, application, started, query, encoding, signalled = rows[0]
+        target = Target(
+            item.pid,
+            backend_type,
+            user,
+            database,
+            application,
+            started,
+            decode_query(query, encoding),
+        )
+        if signalled is None:
+            reason = refusal(item, target, own_pids, self._guards) or "refused by the guards"
+            return Outcome(item.pid, False, reason), target
+        return Outcome(
+            item.pid, bool(signalled), None if signalled else "signal not delivered"
+        ), target
 
-    async def perform(self, action: Action, pids: list[int], actor: Actor) -> list[Outcome]:
-        """Signal each permitted pid once; outcomes in request order, duplicates included."""
+    async def perform(self, action: Action, items: list[Item], actor: Actor) -> list[Outcome]:
+        """Signal each permitted backend once; outcomes in request order, duplicates included.
+
+        Every backend gets its result line, whatever fails on the way: when PostgreSQL fails
+        at one, the ones before keep their results, that one and the rest say why.
+        """
+        request_id = uuid.uuid4().hex
+        given = [item.as_given() for item in items]
         try:
-            await self._record(action, actor, {"event": "request", "pids": pids})
+            await self._record(action, actor, request_id, {"event": "request", "pids": given})
         except AuditUnavailable as exc:
             raise AuditUnavailable(f"{exc}; nothing was done") from exc
-        targets = await self._targets(pids)
-        outcomes: dict[int, Outcome] = {}
-        for pid in dict.fromkeys(pids):
-            reason = self._refusal(pid, targets.get(pid))
-            outcomes[pid] = (
-                Outcome(pid, False, reason) if reason else await self._signal(action, pid)
-            )
+        unique = list(dict.fromkeys(items))
+        outcomes: dict[Item, Outcome] = {}
+        targets: dict[Item, Target] = {}
+        failure: BaseException | None = None
         try:
-            await self._record_results(action, actor, outcomes, targets)
+            for item in unique:
+                outcomes[item], target = await self._signal(action, item)
+                if target is not None:
+                    targets[item] = target
+        except BaseException as exc:  # recorded below, then raised again
+            failure = exc
+            self._unfinished(unique, outcomes, exc)
+        try:
+            await self._record_results(action, actor, request_id, outcomes, targets)
         except AuditUnavailable as exc:
-            done = [pid for pid, outcome in outcomes.items() if outcome.done]
+            done = [item.pid for item, outcome in outcomes.items() if outcome.done]
             raise AuditUnavailable(
                 f"{exc}; the request was recorded and carried out (signalled: {done or 'none'}) "
                 "but its results were not"
             ) from exc
-        return [outcomes[pid] for pid in pids]
+        if failure is not None:
+            if not isinstance(failure, DatabaseUnavailable):
+                raise failure
+            if not any(outcome.done for outcome in outcomes.values()):
+                raise DatabaseUnavailable(
+                    f"{failure}; no backend is known to have been signalled "
+                    f"(audit request {request_id})"
+                ) from failure
+            # Some were signalled: the answer says which, per backend, as for any refusal.
+        return [outcomes[item] for item in items]
 
-    async def refuse(self, action: Action, pids: list[int], actor: Actor, reason: str) -> None:
+    @staticmethod
+    def _unfinished(unique: list[Item], outcomes: dict[Item, Outcome], exc: BaseException) -> None:
+        """Outcomes for the backend being signalled when exc struck, and for those after it."""
+        why = describe(exc) if isinstance(exc, Exception) else type(exc).__name__
+        pending = [item for item in unique if item not in outcomes]
+        for n, item in enumerate(pending):
+            reason = (
+                f"not known to be done: PostgreSQL failed while signalling it: {why}"
+                if n == 0
+                else f"not done: PostgreSQL failed at pid {pending[0].pid} before: {why}"
+            )
+            outcomes[item] = Outcome(item.pid, False, reason)
+
+    async def refuse(self, action: Action, items: list[Item], actor: Actor, reason: str) -> None:
         """Record a request refused as a whole (a viewer's, say); nothing is done either way."""
-        outcomes = {pid: Outcome(pid, False, reason) for pid in dict.fromkeys(pids)}
+        outcomes = {item: Outcome(item.pid, False, reason) for item in dict.fromkeys(items)}
         try:
-            await self._record_results(action, actor, outcomes, {})
+            await self._record_results(action, actor, uuid.uuid4().hex, outcomes, {})
         except AuditUnavailable as exc:
             log.error("refused %s by %s not recorded: %s", action.value, actor.username, exc)
 
@@ -141,26 +219,31 @@ class Actions:
         self,
         action: Action,
         actor: Actor,
-        outcomes: dict[int, Outcome],
-        targets: dict[int, Target],
+        request_id: str,
+        outcomes: dict[Item, Outcome],
+        targets: dict[Item, Target],
     ) -> None:
         entries = []
-        for pid, outcome in outcomes.items():
-            target = targets.get(pid)
-            entries.append(
-                {
-                    "event": "result",
-                    "pid": pid,
-                    "result": outcome.done,
-                    "reason": outcome.reason,
-                    "target": target.describe() if target else None,
-                }
-            )
-        await self._record(action, actor, *entries)
+        for item, outcome in outcomes.items():
+            target = targets.get(item)
+            entry: dict[str, Any] = {
+                "event": "result",
+                "pid": item.pid,
+                "result": outcome.done,
+                "reason": outcome.reason,
+                "target": target.describe() if target else None,
+            }
+            if item.backend_start is not None:
+                entry["expected_backend_start"] = item.backend_start.isoformat()
+            entries.append(entry)
+        await self._record(action, actor, request_id, *entries)
 
-    async def _record(self, action: Action, actor: Actor, *entries: dict[str, Any]) -> None:
+    async def _record(
+        self, action: Action, actor: Actor, request_id: str, *entries: dict[str, Any]
+    ) -> None:
         stamp = {
             "time": _now(),
+            "request_id": request_id,
             "username": actor.username,
             "client": actor.address,
             "action": action.value,

@@ -108,6 +108,34 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """The sessions and the blocking tree at a time, read from the store: no agent needed."""
+    import time
+
+    from pgwarden.history.reading import BadTime, History, NoSample, parse_time
+    from pgwarden.history.report import report
+    from pgwarden.history.store import SQLiteStore, StoreError
+    from pgwarden.services import history_interval
+
+    config = _config(args)
+    try:
+        at = parse_time(args.at)
+    except BadTime:
+        raise ConfigError(
+            f"--at {args.at!r}: not a time (ISO 8601 with an offset or Z, or Unix seconds)"
+        ) from None
+    store = SQLiteStore(config.history.path, history_interval(config))
+    try:
+        tick = History(store, store.interval).tick_at(at, time.time())
+    except (NoSample, StoreError) as exc:
+        print(f"pgwarden: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print("\n".join(report(tick, at)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pgwarden.demo import run_demo
 
@@ -126,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the agent")
     serve.add_argument("-c", "--config", help=config_help)
     serve.set_defaults(func=cmd_serve)
+
+    history = commands.add_parser(
+        "history", help="print the sessions and the blocking tree at a past time"
+    )
+    history.add_argument(
+        "--at",
+        required=True,
+        help="ISO 8601 with an offset or Z (2026-12-01T03:12:07Z), or Unix seconds",
+    )
+    history.add_argument("-c", "--config", help=config_help)
+    history.set_defaults(func=cmd_history)
 
     demo = commands.add_parser("demo", help="run the agent on a throwaway PostgreSQL cluster")
     demo.add_argument("--tls", action="store_true", help="serve HTTPS, self-signed")

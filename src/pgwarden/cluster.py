@@ -204,13 +204,30 @@ def _wait_gone(pid: int, seconds: float) -> bool:
     return False
 
 
+def reachable_by_server_user(path: str | Path) -> bool:
+    """Whether the server's OS user can search `path`, and so every folder above it."""
+    argv = ["runuser", "-u", SERVER_OS_USER, "--", "test", "-x", str(path)]
+    return subprocess.run(argv, capture_output=True).returncode == 0
+
+
+def cluster_parent() -> str | None:
+    """Where to make cluster folders: None (the temporary folder) unless, as root, the server's
+    OS user cannot reach it (TMPDIR under root's private home, say)."""
+    if os.geteuid() != 0:
+        return None
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp"):  # noqa: S108
+        if reachable_by_server_user(candidate):
+            return candidate
+    raise ClusterError(f"no temporary folder the {SERVER_OS_USER} OS user can reach; set TMPDIR")
+
+
 def create_cluster(
     prefix: str = "pgwarden-",
     settings: dict[str, str] | None = None,
     bindir: Path | None = None,
 ) -> Cluster:
     """initdb and start a fresh cluster in a new temporary folder."""
-    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=cluster_parent()))
     os.chmod(root, 0o755)  # noqa: S103 - the postgres OS user must reach its cluster
     cluster = Cluster(
         bindir=bindir or find_bindir(), root=root, port=free_port(), settings=settings or {}

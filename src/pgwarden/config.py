@@ -14,6 +14,7 @@ field of `Config`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -21,7 +22,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "PGWARDEN_"
@@ -62,6 +71,18 @@ NonEmptyPath = Annotated[Path, BeforeValidator(_refuse_empty)]
 OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: None if v == "" else v)]
 
 
+def _ip_or_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or network: {value!r}") from None
+    return value
+
+
+# An address ("10.0.0.5") or a network ("10.0.0.0/24"), as [server] trusted_proxies lists them.
+IpOrNetwork = Annotated[str, AfterValidator(_ip_or_network)]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,6 +96,13 @@ class ServerConfig(Section):
         65536, "Largest request body accepted; larger gets 413.", ge=1024, le=16 << 20
     )
     access_log: bool = key(False, "Log one line per request (never headers or bodies).")
+    trusted_proxies: tuple[IpOrNetwork, ...] = key(
+        (),
+        "Addresses or networks (CIDR) of reverse proxies and of the temBoard UI. Only from "
+        "them is X-Forwarded-For believed: the client is its right-most address that is not "
+        "itself trusted, for login throttling and the audit log. A trusted peer that sends "
+        "none speaks for many users: its failed logins count against each user name only.",
+    )
 
 
 class PostgresConfig(Section):
@@ -126,6 +154,12 @@ class AuthConfig(Section):
     )
     max_failures: int = key(5, "Failed logins for one user or address before 429.", ge=1, le=1000)
     lockout_seconds: int = key(60, "Seconds a throttled user or address must wait.", ge=1, le=86400)
+    agent_key: str = key(
+        "",
+        "temBoard agent key: a request carrying it (X-TemBoard-Agent-Key header or ?key=) "
+        "may read /activity, /activity/waiting and /activity/blocking without a session, "
+        "as temboard-agent 7.x allows; kill and cancel always need one. Empty: off.",
+    )
 
 
 class AuditConfig(Section):
@@ -148,6 +182,31 @@ class MetricsConfig(Section):
     token: str = key("", "Bearer token /metrics requires; empty means no token.")
 
 
+class HistoryConfig(Section):
+    enabled: bool = key(
+        True, "Record every backend that is not idle, and every blocker, for incident replay."
+    )
+    interval: float = key(
+        1.0,
+        "Seconds between two samples kept in the history; at least [sampler] interval, whose "
+        "ticks it keeps.",
+        ge=0.1,
+        le=60,
+    )
+    path: NonEmptyPath = key(
+        Path("history.sqlite3"), "SQLite file of the history (`pgwarden history` reads it too)."
+    )
+    keep: int = key(7 * 86400, "Seconds of raw samples kept (whole hours are dropped).", ge=3600)
+    keep_rollups: int = key(
+        90 * 86400, "Seconds of per-minute rollups kept (whole days are dropped).", ge=86400
+    )
+    max_bytes: int = key(
+        1 << 30,
+        "Hard size cap of the history file; the oldest hours of raw samples go first.",
+        ge=1 << 20,
+    )
+
+
 class Config(Section):
     server: ServerConfig = ServerConfig()
     postgresql: PostgresConfig = PostgresConfig()
@@ -156,6 +215,7 @@ class Config(Section):
     audit: AuditConfig = AuditConfig()
     guards: GuardsConfig = GuardsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    history: HistoryConfig = HistoryConfig()
     source: Path | None = Field(default=None, exclude=True)  # the file it was read from
 
 

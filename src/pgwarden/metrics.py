@@ -14,8 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pgwarden import __version__, locks
-from pgwarden.models import Backend, Snapshot
-from pgwarden.sampler import SamplerStats
+from pgwarden.history import aggregate, records
+from pgwarden.models import Backend, RecorderStats, SamplerStats, Snapshot
 
 # The text format every Prometheus version reads (generate_latest writes exactly this).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -31,6 +31,10 @@ KNOWN_STATES = (
     "disabled",
 )
 IDLE_IN_TRANSACTION = frozenset({"idle in transaction", "idle in transaction (aborted)"})
+# Listed with 0 when no session is in them, for the same reason.
+WAIT_EVENT_TYPES = (
+    "CPU", "Activity", "BufferPin", "Client", "Extension", "IO", "IPC", "LWLock", "Lock", "Timeout",
+)  # fmt: skip
 
 
 def _longest(values: Iterable[float]) -> float:
@@ -62,6 +66,22 @@ def snapshot_metrics(snapshot: Snapshot) -> Iterator[Metric]:
     for (database, state), count in sorted(backends_by_state(clients).items()):
         backends.add_metric([database, state], count)
     yield backends
+
+    sampled = records.tick_of(snapshot)
+    active = GaugeMetricFamily(
+        "pgwarden_active_sessions",
+        "Sessions the history keeps (every one not idle, and idle blockers), by wait event "
+        "type; CPU when waiting on nothing. Summed over time: the load in average active "
+        "sessions.",
+        labels=["wait_event_type"],
+    )
+    by_type = dict.fromkeys(WAIT_EVENT_TYPES, 0)
+    for session in sampled.sessions:
+        key = aggregate.key_of(session, "wait_event_type") or aggregate.CPU
+        by_type[key] = by_type.get(key, 0) + 1
+    for wait_type, count in sorted(by_type.items()):
+        active.add_metric([wait_type], count)
+    yield active
 
     waits = locks.lock_waits(snapshot.backends)
     yield _gauge(
@@ -105,6 +125,31 @@ def snapshot_metrics(snapshot: Snapshot) -> Iterator[Metric]:
     )
 
 
+def history_metrics(stats: RecorderStats | None) -> Iterator[Metric]:
+    """Whether history is being recorded, and why not."""
+    yield _gauge(
+        "pgwarden_history_recording",
+        "1 while history samples are being kept; 0 when [history] is off or recording is paused.",
+        1 if stats is not None and stats.recording else 0,
+    )
+    yield _gauge(
+        "pgwarden_history_paused",
+        "1 when history recording is paused (a full disk, an unusable store); it resumes by "
+        "itself.",
+        1 if stats is not None and stats.paused is not None else 0,
+    )
+    yield CounterMetricFamily(
+        "pgwarden_history_samples",
+        "History samples kept since the agent started.",
+        value=stats.ticks if stats is not None else 0,
+    )
+    yield CounterMetricFamily(
+        "pgwarden_history_missed",
+        "History samples due and not kept (PostgreSQL down, disk full) since the agent started.",
+        value=stats.missed if stats is not None else 0,
+    )
+
+
 def agent_metrics(stats: SamplerStats, postgresql_up: bool) -> Iterator[Metric]:
     """What the agent says about itself."""
     info = GaugeMetricFamily("pgwarden_info", "The agent's version.", labels=["version"])
@@ -136,18 +181,24 @@ def agent_metrics(stats: SamplerStats, postgresql_up: bool) -> Iterator[Metric]:
 class ScrapeCollector(Collector):
     """One scrape: the snapshot taken for it (None when that failed) and the sampler's figures."""
 
-    def __init__(self, snapshot: Snapshot | None, stats: SamplerStats) -> None:
+    def __init__(
+        self, snapshot: Snapshot | None, stats: SamplerStats, history: RecorderStats | None
+    ) -> None:
         self.snapshot = snapshot
         self.stats = stats
+        self.history = history
 
     def collect(self) -> Iterator[Metric]:
         yield from agent_metrics(self.stats, postgresql_up=self.snapshot is not None)
+        yield from history_metrics(self.history)
         if self.snapshot is not None:
             yield from snapshot_metrics(self.snapshot)
 
 
-def exposition(snapshot: Snapshot | None, stats: SamplerStats) -> bytes:
+def exposition(
+    snapshot: Snapshot | None, stats: SamplerStats, history: RecorderStats | None = None
+) -> bytes:
     """The Prometheus text format for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapeCollector(snapshot, stats))
+    registry.register(ScrapeCollector(snapshot, stats, history))
     return generate_latest(registry)

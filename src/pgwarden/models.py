@@ -68,6 +68,8 @@ class Backend:
     blocked_by: tuple[int, ...] | None
     locks: tuple[LockInfo, ...] = field(default=())
     gid: str | None = None  # a prepared transaction's name (its pid is 0)
+    # With pid, tells one session from a later one that reuses its pid.
+    backend_start: datetime | None = None
 
     @property
     def id(self) -> int | str:
@@ -151,3 +153,23 @@ class Snapshot:
     server: ServerFigures | None = None
     rates: TransactionRates | None = None  # None for the first snapshot, or after a reset
     host: HostFigures | None = None
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    """The recorder's own figures, for /status and /metrics."""
+
+    recording: bool = False
+    paused: str | None = None
+    ticks: int = 0
+    missed: int = 0
+    last_write_seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class SamplerStats:
+    """The sampler's own figures, for /metrics."""
+
+    snapshots: int = 0
+    errors: int = 0
+    last_seconds: float = 0.0

@@ -138,16 +138,6 @@ def read_process(pid: int) -> ProcReading | None:
     return _reading(pid, stat, io, taken_at)
 
 
-def read_processes(pids: Iterable[int]) -> dict[int, ProcReading]:
-    """Read every pid that can be read; the others are simply absent."""
-    readings = {}
-    for pid in pids:
-        reading = read_process(pid)
-        if reading is not None:
-            readings[pid] = reading
-    return readings
-
-
 def descriptor_budget() -> int:
     """How many processes may keep their /proc files open, after raising the soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -291,6 +281,43 @@ class ProcReader:
             for files in self._files.values():
                 files.close()
             self._files.clear()
+
+
+# How far a process's start time, as /proc gives it, may be from pg_postmaster_start_time():
+# clock ticks, and the wall clock slewed since boot.
+START_TIME_TOLERANCE = 2.0
+
+
+def postmaster_mismatch(
+    own_pid: int,
+    own: ProcReading | None,
+    parent: ProcReading | None,
+    postmaster_started: float,
+    *,
+    wall_now: float,
+    boot_now: float,
+    clock_ticks: int = CLOCK_TICKS,
+) -> str | None:
+    """Why the parent of the agent's backend is not the cluster's postmaster, or None if it is.
+
+    `own` and `parent` are the local /proc readings of the agent's backend pid and of its
+    parent; `postmaster_started` is pg_postmaster_start_time() in Unix seconds. A pid read
+    from PostgreSQL names a local process only when PostgreSQL runs in this host's PID
+    namespace: elsewhere it names an unrelated process, or none.
+    """
+    elsewhere = "PostgreSQL runs on another host or in another PID namespace"
+    if own is None:
+        return f"the agent's backend, pid {own_pid}, is not a process here: {elsewhere}"
+    if parent is None:
+        return f"the parent of the agent's backend (pid {own.parent_pid}) cannot be read"
+    started = wall_now - (boot_now - parent.start_ticks / clock_ticks)
+    if abs(started - postmaster_started) > START_TIME_TOLERANCE:
+        return (
+            f"process {parent.pid}, the parent of pid {own_pid} here, started "
+            f"{started - postmaster_started:+.0f} s away from pg_postmaster_start_time(): "
+            f"{elsewhere}"
+        )
+    return None
 
 
 def child_pids(parent_pid: int) -> list[int] | None:

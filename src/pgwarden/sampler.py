@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
 from pgwarden.db.relations import RelationNames
 from pgwarden.host import HostReader
-from pgwarden.models import Backend, ServerFigures, Snapshot
+from pgwarden.models import Backend, SamplerStats, ServerFigures, Snapshot
 from pgwarden.overview import transaction_rates
 from pgwarden.rows import backend_row, server_row
 
@@ -26,15 +25,9 @@ log = logging.getLogger(__name__)
 # A snapshot asked for within BURST_GAP of the last one waits GATHER_SECONDS for more callers.
 BURST_GAP = 0.005
 GATHER_SECONDS = 0.001
-
-
-@dataclass(slots=True)
-class SamplerStats:
-    """The sampler's own figures, for /metrics."""
-
-    snapshots: int = 0
-    errors: int = 0
-    last_seconds: float = 0.0
+# While no local postmaster matches, look again this often (PostgreSQL may move here).
+RECHECK_SECONDS = 30.0
+NOT_CHECKED = "PostgreSQL has not been reached yet"
 
 
 async def name_other_relations(
@@ -57,6 +50,9 @@ class Sampler:
         self._worker: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
         self._postmaster_pid: int | None = None
+        self._checked_at: float | None = None
+        # Why process figures are unavailable (None: they are read); for /status.
+        self.figures_unavailable: str | None = NOT_CHECKED
         self._last_done = 0.0
         self._host = HostReader()
         # The previous server counters and when they were read: rates are taken between them.
@@ -105,19 +101,38 @@ class Sampler:
             self._history.observe(readings, complete=False)
 
     async def _find_postmaster(self) -> None:
-        """The postmaster is the parent of the agent's own backend (the agent runs beside it)."""
-        if self._db.monitor.backend_pid is None:
-            await self._db.monitor.execute("SELECT 1")
-        own = self._db.monitor.backend_pid
-        reading = proc.read_process(own) if own else None
-        self._postmaster_pid = reading.parent_pid if reading else None
+        """The parent of the agent's backend, if it is this cluster's postmaster.
+
+        Only then are the pids PostgreSQL reports local processes: an agent beside a
+        PostgreSQL in a container or on another host would otherwise read unrelated ones.
+        """
+        self._checked_at = time.monotonic()
+        ((own_pid, started),) = await self._db.query(self._db.monitor, "postmaster")
+        own = proc.read_process(own_pid)
+        parent = proc.read_process(own.parent_pid) if own else None
+        reason = proc.postmaster_mismatch(
+            own_pid, own, parent, started, wall_now=time.time(), boot_now=proc.clock()
+        )
+        self._postmaster_pid = parent.pid if parent and reason is None else None
+        was_available = self.figures_unavailable is None
+        if reason is not None and (was_available or self.figures_unavailable == NOT_CHECKED):
+            log.warning("process figures are unavailable (shown as N/A): %s", reason)
+        elif reason is None and not was_available and self.figures_unavailable != NOT_CHECKED:
+            log.info("process figures are available again: postmaster %s", self._postmaster_pid)
+        self.figures_unavailable = reason
+
+    def _postmaster_due(self) -> bool:
+        if self._checked_at is None or self.figures_unavailable is None:
+            return True  # never looked, or the postmaster just went away
+        return time.monotonic() - self._checked_at >= RECHECK_SECONDS
 
     async def _take(self) -> Snapshot:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
-        if children is None:
-            self._postmaster_pid = None  # restarted, or never found: look again below
+        if children is None and self._postmaster_due():
+            await self._find_postmaster()  # restarted, or never found
+            children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         query = asyncio.ensure_future(self._db.fetch(self._db.monitor, "activity", backend_row))
         early = None
         try:
@@ -136,11 +151,12 @@ class Sampler:
         backends = await name_other_relations(
             self._db.relations, backends, self._db.monitor.server_version or 0
         )
+        postmaster = self._postmaster_pid
         missing = [b.pid for b in backends if b.pid and b.pid not in readings]
-        if missing:
-            readings.update(await asyncio.to_thread(self._reader.read, missing))
-            if self._postmaster_pid is None:
-                await self._find_postmaster()
+        if missing and postmaster is not None:
+            # Forked after the children were listed: theirs only if the postmaster's child.
+            late = await asyncio.to_thread(self._reader.read, missing)
+            readings.update((p, r) for p, r in late.items() if r.parent_pid == postmaster)
         self._reader.retain(readings)
         figures = self._history.observe(readings, complete=True)
         self._schedule_follow_up(self._history.unbased)

@@ -41,8 +41,12 @@ FLAGS = [
 
 
 @contextlib.contextmanager
-def chromium(workdir: Path) -> Iterator[WebDriver]:
-    """Chromium and chromedriver for a block; both stopped by their pids after it."""
+def chromium(workdir: Path, trust_any_certificate: bool = False) -> Iterator[WebDriver]:
+    """Chromium and chromedriver for a block; both stopped by their pids after it.
+
+    `trust_any_certificate`: for a page served with a throwaway self-signed certificate.
+    The console's messages can be read with `driver.get_log("browser")`.
+    """
     for program in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is missing: run scripts/system-deps (as root)")
@@ -51,6 +55,8 @@ def chromium(workdir: Path) -> Iterator[WebDriver]:
     options.binary_location = CHROMIUM
     for flag in [*FLAGS, f"--user-data-dir={workdir / 'profile'}"]:
         options.add_argument(flag)
+    options.accept_insecure_certs = trust_any_certificate
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for Page.console_errors
     # A driver path given here keeps Selenium Manager (which downloads drivers) out of it.
     service = Service(executable_path=CHROMEDRIVER, log_output=str(workdir / "chromedriver.log"))
     driver = webdriver.Chrome(service=service, options=options)
@@ -106,6 +112,11 @@ class Page:
 
     def script(self, source: str, *args: object) -> object:
         return self.driver.execute_script(source, *args)
+
+    def console_errors(self) -> list[str]:
+        """The console's errors since the last call (a CSP violation is one), read once."""
+        entries: list[dict[str, object]] = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
+        return [str(entry["message"]) for entry in entries if entry["level"] == "SEVERE"]
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -79,12 +79,14 @@ def test_every_action_is_audited_with_its_target(agent: Agent, sessions: Session
     victim = sessions.open("audited-app")
     victim.submit("SELECT pg_sleep(60) /* audited */")
     with agent.session_client() as client:
-        poll_row(client, victim.pid, until=lambda r: r["state"] == "active")
+        row = poll_row(client, victim.pid, until=lambda r: r["state"] == "active")
         client.post("/activity/kill", json={"pids": [victim.pid, 1]})
         entries = audit(client, limit=3)
     request, *results = entries
     assert request["event"] == "request"
     assert request["pids"] == [victim.pid, 1]
+    assert len(request["request_id"]) == 32
+    assert {e["request_id"] for e in results} == {request["request_id"]}
     by_pid = {e["pid"]: e for e in results}
     killed = by_pid[victim.pid]
     assert killed["event"] == "result"
@@ -98,6 +100,7 @@ def test_every_action_is_audited_with_its_target(agent: Agent, sessions: Session
         "application": "audited-app",
         "query": "SELECT pg_sleep(60) /* audited */",
         "backend_type": "client backend",
+        "backend_start": row["backend_start"],
     }
     assert killed["time"].endswith("+00:00")
     assert by_pid[1]["result"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -19,6 +20,7 @@ SEED_KEYS = [
 EXTRA_KEYS = [
     "application_name", "backend_type", "wait_event_type", "wait_event", "xact_start",
     "query_start", "blocked_by", "cpu_pct", "memory_pct", "read_bytes_s", "write_bytes_s",
+    "backend_start",
 ]  # fmt: skip
 HUMAN = re.compile(r"^\d+\.\d{2}[BKMGTP]$")
 
@@ -38,6 +40,9 @@ def check_seed_types(row: dict[str, Any]) -> None:
     assert row["wait"] in ("Y", "N")
     assert re.fullmatch(r"\d+\.\d{3}", row["duration"]), row["duration"]
     assert isinstance(row["blocked_by"], list)
+    # ISO 8601 with the offset, like the other timestamps: a client can send it back as is
+    started = datetime.fromisoformat(row["backend_start"])
+    assert started.tzinfo is not None and started <= datetime.now(UTC)
 
 
 def test_rows_have_the_seed_keys_and_types(agent: Agent, sessions: Sessions) -> None:

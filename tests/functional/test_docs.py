@@ -18,8 +18,7 @@ from pgwarden.cluster import Cluster
 from pgwarden.config import documented_keys, load_config
 from pgwarden.config_reference import rewrite
 from pgwarden.metrics import exposition
-from pgwarden.models import Snapshot
-from pgwarden.sampler import SamplerStats
+from pgwarden.models import SamplerStats, Snapshot
 from tests.functional.test_openapi import documented_operations, full_app
 from tests.helpers import ADMIN_PASSWORD, Sessions, poll_row, running_agent, wait_until
 from tests.unit.factories import backend

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -98,3 +102,47 @@ def test_malformed_filters_get_406(agent: Agent, params: dict[str, str], name: s
         response = client.get("/activity", params=params)
     assert response.status_code == 406
     assert response.json() == {"error": f"Parameter '{name}' is malformed."}
+
+
+def _post_slowly(agent: Agent, body_size: int, chunked: bool) -> bytes:
+    """POST /login over a plain socket, sending the body in small pieces; the raw answer."""
+    host, port = agent.url.removeprefix("http://").rsplit(":", 1)
+    length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % body_size
+    head = b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s\r\n\r\n"
+    piece = b"x" * 16384
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head % length)
+        for _ in range(body_size // len(piece)):
+            # Slow enough for the agent to answer and close while the client still sends.
+            time.sleep(0.002)
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    return answer
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_client_still_sending_a_huge_body_reads_the_413(agent: Agent, chunked: bool) -> None:
+    answer = _post_slowly(agent, 2 << 20, chunked)  # 2 MiB, the limit is 64 KiB
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"connection: close" in head.lower()
+    assert json.loads(body) == {"error": "Request body too large (limit 65536 bytes)."}
+    with agent.client() as client:
+        assert client.get("/status").status_code == 200
+
+
+def test_a_client_that_waits_for_100_continue_gets_the_413_at_once(agent: Agent) -> None:
+    host, port = agent.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2097152\r\nExpect: 100-continue\r\n\r\n"
+        )
+        answer = b""
+        while data := sock.recv(65536):  # never sends the body: the agent must not wait for it
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]

@@ -117,6 +117,9 @@ class Recorder:
                 assert next(response.iter_lines()).startswith("event: ")
 
 
+HISTORY_AT = ["/history/activity", "/history/waiting", "/history/blocking", "/history/snapshot"]
+HISTORY_WINDOWS = ["/history/load", "/history/top"]
+HISTORY = HISTORY_AT + HISTORY_WINDOWS
 SESSION_GETS = [
     "/logout",
     "/profile",
@@ -126,6 +129,7 @@ SESSION_GETS = [
     "/activity/snapshot",
     "/overview",
     "/activity/audit",
+    *HISTORY,
 ]
 STREAM = "/activity/stream"
 ACTIONS = ["/activity/kill", "/activity/activity/kill", "/activity/cancel"]
@@ -143,6 +147,8 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
     for _ in range(3):  # the third failure in a row is throttled
         rec.send(agent, "POST", "/login", json={"username": "ghost", "password": "x"})
     rec.send(agent, "GET", "/status")
+    rec.send(agent, "GET", "/discover")
+    rec.send(agent, "GET", "/discover", headers={"X-TemBoard-Agent-Key": "not-the-key"})
     for path in SESSION_GETS:
         rec.send(agent, "GET", path)
         rec.send(agent, "GET", path, session="not-a-token")
@@ -157,6 +163,11 @@ def drive_a_live_agent(rec: Recorder, agent: Agent) -> None:
         rec.send(agent, "GET", path, session=admin, params={"limit": "0"})
         rec.send(agent, "GET", path, session=admin, params={"sort": "password"})
     rec.send(agent, "GET", "/activity/audit", session=admin, params={"limit": "many"})
+    for path in HISTORY:
+        rec.send(agent, "GET", path, session=admin)
+        rec.send(agent, "GET", path, session=admin, params={"from": "soon", "at": "soon"})
+    for path in HISTORY_AT:
+        rec.send(agent, "GET", path, session=admin, params={"at": "2001-01-01T00:00:00Z"})
     rec.send(agent, "GET", "/activity/audit", session=viewer)
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
@@ -192,12 +203,15 @@ def drive_broken_files(rec: Recorder, agent: Agent) -> None:
 
 def drive_postgresql_down(rec: Recorder, agent: Agent) -> None:
     admin = agent.login()
+    for path in HISTORY:  # this agent records no history: it has no store to read
+        rec.send(agent, "GET", path, session=admin)
     for path in [*VIEWS, "/activity/snapshot", "/overview"]:
         rec.send(agent, "GET", path, session=admin)
     rec.stream(agent, STREAM, session=admin)  # 200: its events say PostgreSQL is unavailable
     for path in ACTIONS:
         rec.send(agent, "POST", path, session=admin, json={"pids": [NO_SUCH_PID]})
     rec.send(agent, "GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    rec.send(agent, "GET", "/discover")  # host facts still, PostgreSQL's null
 
 
 def test_every_status_a_route_gives_is_documented_and_no_other(
@@ -209,7 +223,7 @@ def test_every_status_a_route_gives_is_documented_and_no_other(
             document = client.get("/openapi.json").json()
         drive_a_live_agent(rec, live)
         drive_broken_files(rec, live)
-    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port())}
+    nowhere = {"PGWARDEN_POSTGRESQL_PORT": str(free_port()), "PGWARDEN_HISTORY_ENABLED": "false"}
     with running_agent(cluster, tmp_path / "down", METRICS_ON, env=nowhere) as down:
         drive_postgresql_down(rec, down)
 
@@ -257,9 +271,19 @@ def test_errors_are_documented_with_the_error_body() -> None:
 def test_routes_needing_a_session_say_so() -> None:
     document = full_app().openapi()
     open_routes = {("POST", "/login"), ("GET", "/status")}
+    # Read by a session or by the agent key (header or query): either will do.
+    keyed: list[dict[str, list[str]]] = [
+        {"APIKeyHeader": []},
+        {"AgentKeyHeader": []},
+        {"AgentKeyQuery": []},
+    ]
     for operation_key, operation in documented_operations(document).items():
         if operation_key in open_routes:
             assert "security" not in operation, operation_key
+        elif operation_key == ("GET", "/discover"):  # an agent key, if one is sent
+            assert operation["security"] == [{"AgentKeyHeader": []}]
+        elif operation_key in {("GET", path) for path in VIEWS}:
+            assert operation["security"] == keyed, operation_key
         elif operation_key == ("GET", "/metrics"):
             assert operation["security"] == [{"MetricsToken": []}]
         else:

@@ -68,6 +68,21 @@ def test_the_wheel_holds_every_package_file(wheel: Path) -> None:
         assert any(name.startswith("pgwarden/web/") for name in names)
 
 
+UPLOT = ("uPlot.esm.js", "uPlot.min.css", "LICENSE")
+
+
+def test_the_wheel_ships_the_chart_library_with_its_licence(wheel: Path) -> None:
+    """The History tab's chart comes from the package itself, never from a CDN."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        licence = archive.read("pgwarden/web/vendor/uplot/LICENSE").decode()
+        readme = archive.read("pgwarden/web/vendor/README.md").decode()
+    for name in UPLOT:
+        assert f"pgwarden/web/vendor/uplot/{name}" in names, name
+    assert "MIT License" in licence
+    assert "uPlot 1.6.32" in readme
+
+
 def test_the_wheel_metadata(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         (metadata_name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
@@ -137,6 +152,10 @@ def test_the_installed_agent_serves_everything(agent_from_wheel: Agent, installe
         activity = client.get("/activity")  # needs the SQL files
         assert activity.status_code == 200, activity.text
         assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        chart = client.get("/web/vendor/uplot/uPlot.esm.js")
+        assert chart.status_code == 200
+        assert "javascript" in chart.headers["content-type"]
+        assert chart.content == (installed / "pgwarden/web/vendor/uplot/uPlot.esm.js").read_bytes()
         assert client.get("/metrics").status_code == 200
         server = client.get("/status").headers["server"]
     assert server.split()[0] == f"pgwarden/{__version__}"

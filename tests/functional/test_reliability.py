@@ -236,10 +236,12 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
         sampler = Sampler(db)
         try:
             await sampler.prime()
-            real_query, real_read = db.query, sampler._reader.read
+            real_fetch, real_read = db.fetch, sampler._reader.read
 
-            async def query_then_end_the_victim(link: Any, name: str, params: Any = None) -> Any:
-                rows = await real_query(link, name, params)
+            async def fetch_then_end_the_victim(
+                link: Any, name: str, row_factory: Any, params: Any = None
+            ) -> Any:
+                rows = await real_fetch(link, name, row_factory, params)
                 if name == "activity" and not queried.is_set():
                     bystander.run("SELECT pg_terminate_backend(%s)", [victim.pid])
                     await asyncio.to_thread(
@@ -254,7 +256,7 @@ def test_a_backend_that_ends_before_its_proc_read_keeps_its_row(
                 queried.wait(timeout=30)  # the read beside the query now comes after it
                 return real_read(pids)
 
-            monkeypatch.setattr(db, "query", query_then_end_the_victim)
+            monkeypatch.setattr(db, "fetch", fetch_then_end_the_victim)
             monkeypatch.setattr(sampler._reader, "read", read_after_the_query)
             first = await sampler.snapshot()
             second = await sampler.snapshot()

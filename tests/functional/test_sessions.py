@@ -102,7 +102,11 @@ def test_status_needs_no_session_and_tells_no_secret(agent: Agent) -> None:
     response = httpx.get(f"{agent.url}/status")
     assert response.status_code == 200
     body = response.json()
-    assert body == {"status": "ok", "version": body["version"]}
+    assert body == {
+        "status": "ok",
+        "version": body["version"],
+        "process_figures": {"available": True, "reason": None},  # beside its cluster
+    }
     assert response.headers["server"].startswith(f"pgwarden/{body['version']} Python/")
 
 

@@ -22,7 +22,10 @@ from tests.functional.locking import blocked
 from tests.helpers import Agent, Sessions, running_agent, start_agent
 
 INTERVAL = 0.3
-STREAM_CONFIG = f"[sampler]\ninterval = {INTERVAL}\n\n[metrics]\nenabled = true\n"
+# History off: its recorder listens for good, and these tests count what viewers cost.
+STREAM_CONFIG = (
+    f"[sampler]\ninterval = {INTERVAL}\n\n[metrics]\nenabled = true\n\n[history]\nenabled = false\n"
+)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Feed } from "../../src/pgwarden/web/js/logic/feed.js";
+import { Feed, isDue } from "../../src/pgwarden/web/js/logic/feed.js";
 
 // A clock whose timers run only when the test moves it on.
 class Clock {
@@ -193,14 +193,18 @@ test("PostgreSQL unavailable for a tick: the stream says so and stays; a snapsho
   feed.stop();
 });
 
-test("the session ends: the agent says so, the feed stops and reports a 401", async () => {
-  const { clock, feed, streams, errors, polls } = staged();
+test("the agent ends the stream: a poll says why (the session is over, or the agent is gone)", async () => {
+  const refused = Object.assign(new Error("Invalid session."), { status: 401 });
+  const { clock, feed, streams, errors, polls } = staged({ poll: async () => Promise.reject(refused) });
   feed.start();
   streams[0].emit("end", JSON.stringify({ error: "Invalid session." }));
-  assert.deepEqual(errors.map((e) => [e.status, e.message]), [[401, "Invalid session."]]);
+  await clock.advance(0);
   assert.equal(streams[0].closed, true);
+  assert.equal(polls(), 1);
+  assert.deepEqual(errors, [refused]);
+  feed.stop(); // as the page does on a 401
   await clock.advance(60000);
-  assert.equal(polls(), 0);
+  assert.equal(polls(), 1);
   assert.equal(clock.timers.size, 0);
 });
 
@@ -218,4 +222,15 @@ test("an agent sampling every 5 s: its gap between events sets how long silence 
   await clock.advance(7400); // the last gap was 3.7 s: two of them pass without an event
   assert.equal(polls(), 1);
   feed.stop();
+});
+
+test("which snapshots the page shows: one per chosen interval, counted between arrivals", () => {
+  // The agent samples every second; the page is set to 2 s: every other event, on arrival.
+  const arrivals = [0, 1010, 1990, 3005, 3980, 5020];
+  let last = -Infinity;
+  const shown = arrivals.filter((at) => isDue(at, last, 2000) && (last = at) !== null);
+  assert.deepEqual(shown, [0, 1990, 3980]);
+  // Set to 1 s, on an agent at 1 s with jitter: every event, none left waiting for the next.
+  last = -Infinity;
+  assert.deepEqual(arrivals.filter((at) => isDue(at, last, 1000) && (last = at) !== null), arrivals);
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { comparator, columnsFor } from "../../src/pgwarden/web/js/logic/columns.js";
 import { LIVE_TABS } from "../../src/pgwarden/web/js/logic/live-tabs.js";
-import { buildModel, idOf } from "../../src/pgwarden/web/js/logic/model.js";
+import { actionItem, buildModel, idOf } from "../../src/pgwarden/web/js/logic/model.js";
 import { defaultPrefs, nextSort, parsePrefs } from "../../src/pgwarden/web/js/logic/prefs.js";
 import { activityRow, hotRow } from "./fixtures.mjs";
 
@@ -67,4 +67,14 @@ test("preferences: saved ones over the defaults, junk dropped", () => {
   const cpu = { id: "cpu", biggestFirst: true };
   assert.deepEqual(nextSort({ column: "pid", descending: false }, cpu), { column: "cpu", descending: true });
   assert.deepEqual(nextSort({ column: "cpu", descending: true }, cpu), { column: "cpu", descending: false });
+});
+
+test("kill and cancel items: the pid with the backend_start /activity showed, or the plain pid", () => {
+  const started = "2026-12-01T19:58:01.123456+00:00";
+  const snapshot = hotRow(1);
+  snapshot.running.rows.push(activityRow(7, { backend_start: started }));
+  snapshot.running.total += 1;
+  const model = buildModel(snapshot, NOW);
+  assert.deepEqual(actionItem(model.byPid.get(7)), { pid: 7, backend_start: started });
+  assert.equal(actionItem({ pid: 8, backendStart: null }), 8); // a prepared transaction, say
 });

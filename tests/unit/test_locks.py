@@ -162,7 +162,7 @@ def test_repeated_pids_from_pg_blocking_pids_are_kept_once() -> None:
         backend_type="client backend", state="active", wait_event_type="Lock",
         wait_event="relation", xact_start=None, query_start=None, duration=1.0,
         query=b"LOCK TABLE t", encoding="UTF8", leader_pid=None, xmin_age=None,
-        blocked_by=[0, 0, 12, 12], locks=None, gid=None,
+        blocked_by=[0, 0, 12, 12], locks=None, gid=None, backend_start=None,
     )  # fmt: skip
     assert row.blocked_by == (0, 12)
 

@@ -8,8 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pgwarden import __version__
 from pgwarden.metrics import KNOWN_STATES, exposition
-from pgwarden.models import Snapshot
-from pgwarden.sampler import SamplerStats
+from pgwarden.models import SamplerStats, Snapshot
 from tests.unit.factories import backend, lock
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 
+import psutil
 import pytest
 
 from pgwarden import proc
@@ -58,7 +60,7 @@ def test_read_process_of_a_finished_process_is_none() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert proc.read_process(pid) is None
-    assert proc.read_processes([pid, os.getpid()]).keys() == {os.getpid()}
+    assert proc.ProcReader(budget=0).read([pid, os.getpid()]).keys() == {os.getpid()}
 
 
 def test_parse_io_reads_an_unfamiliar_layout_by_name() -> None:
@@ -299,3 +301,32 @@ def test_new_processes_need_a_second_reading() -> None:
     assert history.unbased == [7]
     history.observe({7: reading(0.6)}, complete=False)
     assert history.unbased == []
+
+
+def test_the_local_parent_is_the_postmaster_when_start_times_agree() -> None:
+    own = reading(50.0, pid=900, start=4000)._replace(parent_pid=12)
+    parent = reading(50.0, pid=12, start=1000)  # started 10 s after boot, at 100 Hz
+    boot_at = 1_700_000_000.0
+    check = functools.partial(
+        proc.postmaster_mismatch, wall_now=boot_at + 50.0, boot_now=50.0, clock_ticks=100
+    )
+    assert check(900, own, parent, boot_at + 10.0) is None
+    assert check(900, own, parent, boot_at + 11.5) is None  # within clock slew
+    elsewhere = check(900, own, parent, boot_at + 40.0)
+    assert elsewhere is not None and "another PID namespace" in elsewhere
+    assert "-30 s" in elsewhere
+    gone = check(900, None, None, boot_at + 10.0)
+    assert gone is not None and "pid 900, is not a process here" in gone
+    orphan = check(900, own, None, boot_at + 10.0)
+    assert orphan is not None and "(pid 12) cannot be read" in orphan
+
+
+def test_this_process_parent_start_time_matches_its_real_start() -> None:
+    me = proc.read_process(os.getpid())
+    parent = proc.read_process(os.getppid())
+    assert me is not None and parent is not None
+    started = psutil.Process(os.getppid()).create_time()
+    reason = proc.postmaster_mismatch(
+        os.getpid(), me, parent, started, wall_now=time.time(), boot_now=proc.clock()
+    )
+    assert reason is None

@@ -35,22 +35,28 @@ class Authenticator:
         )
         self._checks = asyncio.Semaphore(CONCURRENT_CHECKS)
 
-    async def login(self, username: str, password: str, address: str) -> str:
-        """A new session token, or LoginRefused / LoginThrottled."""
+    async def login(self, username: str, password: str, address: str | None) -> str:
+        """A new session token, or LoginRefused / LoginThrottled.
+
+        `address` None: a trusted proxy that named no client; only the name is counted.
+        """
         user = self.users.get(username)
         # Checked and counted with no await in between: parallel guesses see each other.
-        waits = [self._by_name.retry_after(username), self._by_address.retry_after(address)]
+        waits = [self._by_name.retry_after(username)]
+        if address is not None:
+            waits.append(self._by_address.retry_after(address))
         known = [w for w in waits if w is not None]
         if known:
             raise LoginThrottled(max(known))
         self._by_name.attempt(username)
-        from_address = self._by_address.attempt(address)
+        from_address = self._by_address.attempt(address) if address is not None else None
         async with self._checks:
             valid = await asyncio.to_thread(verify_password, user, password)
         if not valid or user is None:
             raise LoginRefused  # the attempts stay counted as failures
         self._by_name.succeeded(username)
-        self._by_address.forgive(address, from_address)
+        if address is not None and from_address is not None:
+            self._by_address.forgive(address, from_address)
         return self.sessions.create(user.name, user.role, credential(user))
 
     def session(self, token: str) -> Session | None:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import sql as pgsql
 from psycopg.rows import AsyncRowFactory, TupleRow, tuple_row
 
 from pgwarden.config import PostgresConfig
@@ -98,7 +97,7 @@ class Link:
 
     async def execute(
         self,
-        query: str | pgsql.Composed,
+        query: str,
         params: Sequence[Any] | dict[str, Any] | None = None,
         *,
         prepare: bool | None = None,
@@ -108,7 +107,7 @@ class Link:
 
     async def fetch(
         self,
-        query: str | pgsql.Composed,
+        query: str,
         params: Sequence[Any] | dict[str, Any] | None,
         row_factory: AsyncRowFactory[Row],
         *,
@@ -129,7 +128,7 @@ class Link:
 
     async def _execute(
         self,
-        query: str | pgsql.Composed,
+        query: str,
         params: Sequence[Any] | dict[str, Any] | None,
         row_factory: AsyncRowFactory[Row],
         prepare: bool | None,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pgwarden import __version__
 from pgwarden.config import Config
 from pgwarden.http import errors, web
+from pgwarden.http import history as history_routes
 from pgwarden.http.docs import COMMON_ERRORS, AgentAPI, install_docs_page
 from pgwarden.http.metrics import metrics_router
 from pgwarden.http.middleware import AgentHeaders
@@ -38,6 +39,7 @@ def create_app(config: Config) -> FastAPI:
         redoc_url=None,
     )
     app.include_router(router)
+    app.include_router(history_routes.router)
     if config.metrics.enabled:
         app.include_router(metrics_router(config.metrics))
     install_docs_page(app)

@@ -14,8 +14,8 @@ from pgwarden import metrics
 from pgwarden.config import MetricsConfig
 from pgwarden.db.database import DatabaseUnavailable
 from pgwarden.http import schemas
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError
-from pgwarden.http.routes import services
 from pgwarden.services import Services
 
 TEXT_FORMAT: dict[int | str, dict[str, Any]] = {
@@ -68,7 +68,8 @@ def metrics_router(config: MetricsConfig) -> APIRouter:
             snapshot = await svc.sampler.snapshot()
         except DatabaseUnavailable:
             snapshot = None  # counted in pgwarden_sampler_errors_total by the sampler
-        body = metrics.exposition(snapshot, svc.sampler.stats)
+        history = svc.recorder.stats if svc.recorder is not None else None
+        body = metrics.exposition(snapshot, svc.sampler.stats, history)
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
     router.add_api_route(

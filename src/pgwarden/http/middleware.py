@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import platform
 
 import orjson
@@ -24,6 +26,26 @@ _PREFLIGHT = [
 ]
 
 
+# A client still sending a body over the limit is read (and the bytes dropped) this far, so
+# it gets to read the 413 instead of a reset; beyond it, the connection is closed anyway.
+DISCARD_BYTES = 16 << 20
+DISCARD_SECONDS = 10.0
+
+
+async def discard_body(receive: Receive) -> None:
+    """Read and drop what is left of the request body, within the bounds above."""
+    discarded = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DISCARD_SECONDS):
+            while discarded <= DISCARD_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                discarded += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
+
 class BodyTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body too large (limit {limit} bytes).")
@@ -41,9 +63,13 @@ class AgentHeaders:
             await self.app(scope, receive, send)
             return
 
+        overflowed = False
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *_COMMON]
+                if overflowed:
+                    message["headers"].append((b"connection", b"close"))
             await send(message)
 
         if scope["method"] == "OPTIONS":
@@ -54,19 +80,26 @@ class AgentHeaders:
             return
 
         limit = self.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await self._too_large(send_with_headers, limit)
-                return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            # A client that waits for 100 Continue sends nothing more: no body to read.
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await discard_body(receive)
+            await self._too_large(send_with_headers, limit)
+            return
 
         received = 0
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    overflowed = True
+                    if message.get("more_body", False):
+                        await discard_body(receive)
                     raise BodyTooLarge(limit)
             return message
 

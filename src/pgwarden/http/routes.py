@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.responses import Response
 
 from pgwarden import __version__
-from pgwarden.actions import Action, Actor, Outcome
+from pgwarden.actions import Action, Actor, Item, Outcome
 from pgwarden.activity import SORT_KEYS, RowQuery, View, render, render_snapshot
 from pgwarden.auth.login import LoginRefused
 from pgwarden.auth.sessions import Session
 from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
+from pgwarden.discover import discover as discover_facts
 from pgwarden.http import schemas
+from pgwarden.http.clients import throttling_address
+from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.stream import stream_response
@@ -26,6 +31,7 @@ from pgwarden.services import Services
 
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
 MAX_PIDS = 1000
+ITEM_KEYS = frozenset({"pid", "backend_start"})
 # Longer integers are refused as malformed: they fit no pid, nor a 64-bit JSON encoder.
 MAX_INT_DIGITS = 18
 
@@ -33,13 +39,16 @@ router = APIRouter()
 session_header = APIKeyHeader(
     name="X-Session", auto_error=False, description="Session id from POST /login"
 )
-
-
-# Dependencies are `async def`: FastAPI runs plain `def` ones in a worker thread, a thread
-# round trip per dependency per request.
-async def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
+AGENT_KEY_DOC = "[auth] agent_key, as temboard-agent 7.x takes it (read routes only)"
+agent_key_header = APIKeyHeader(
+    name="X-TemBoard-Agent-Key",
+    scheme_name="AgentKeyHeader",
+    auto_error=False,
+    description=AGENT_KEY_DOC,
+)
+agent_key_query = APIKeyQuery(
+    name="key", scheme_name="AgentKeyQuery", auto_error=False, description=AGENT_KEY_DOC
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,33 @@ async def stream_caller(
     return _identify(request, token if token is not None else session, svc)
 
 
+def _same_key(sent: str, configured: str) -> bool:
+    return hmac.compare_digest(sent.encode(), configured.encode())
+
+
+async def reader(
+    request: Request,
+    token: Annotated[str | None, Security(session_header)],
+    header_key: Annotated[str | None, Security(agent_key_header)],
+    query_key: Annotated[str | None, Security(agent_key_query)],
+    svc: Annotated[Services, Depends(services)],
+) -> Caller | None:
+    """A session, or the agent key (None then): the three read routes take either.
+
+    A key that is sent must be right, as temboard-agent 7.x has it; an empty one is not sent
+    (the temBoard UI sends `?key=` with an empty key when it was registered without one).
+    """
+    sent = header_key or query_key
+    if sent:
+        configured = svc.config.auth.agent_key
+        if not configured:
+            raise ApiError(401, "Authentication key not configured.")
+        if not _same_key(sent, configured):
+            raise ApiError(401, "Invalid key.")
+        return None
+    return _identify(request, token, svc)
+
+
 class TooLong:
     """Stands for an integer too long to use (and to parse: that is quadratic in Python)."""
 
@@ -121,8 +157,9 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
     if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         raise malformed("password")
     address = request.client.host if request.client else ""
+    throttled = throttling_address(address, svc.config.server.trusted_proxies)
     try:
-        token = await svc.auth.login(username, password, address)
+        token = await svc.auth.login(username, password, throttled)
     except LoginRefused:
         raise ApiError(401, "Invalid username/password.") from None
     return json_response({"session": token})
@@ -154,9 +191,39 @@ async def profile(who: Annotated[Caller, Depends(caller)]) -> Response:
 
 
 @router.get("/status", response_model=schemas.StatusBody, tags=["sessions"])
-async def status() -> Response:
-    """Liveness for health checks: no session needed, nothing secret."""
-    return json_response({"status": "ok", "version": __version__})
+async def status(svc: Annotated[Services, Depends(services)]) -> Response:
+    """Liveness for health checks, whether history is being recorded and process figures are
+    read: no session needed, nothing secret."""
+    recorder = svc.recorder
+    history = {
+        "enabled": recorder is not None,
+        "recording": recorder is not None and recorder.stats.recording,
+        "paused": recorder.stats.paused if recorder is not None else None,
+    }
+    reason = svc.sampler.figures_unavailable
+    figures = {"available": reason is None, "reason": reason}
+    return json_response(
+        {"status": "ok", "version": __version__, "history": history, "process_figures": figures}
+    )
+
+
+@router.get(
+    "/discover",
+    response_model=schemas.DiscoverBody,
+    responses=schemas.errors(401),
+    tags=["sessions"],
+)
+async def discover(
+    svc: Annotated[Services, Depends(services)],
+    key: Annotated[str | None, Security(agent_key_header)],
+) -> Response:
+    """What the temBoard UI's "add instance" form records; no session needed, nothing secret.
+
+    A key that is sent (temboard-agent-register and the UI send theirs) must be the agent's.
+    """
+    if key and not (svc.config.auth.agent_key and _same_key(key, svc.config.auth.agent_key)):
+        raise ApiError(401, "Invalid key.")
+    return json_response(await discover_facts(svc.db))
 
 
 # ---------------------------------------------------------------- activity
@@ -214,7 +281,7 @@ READ_ERRORS = schemas.errors(401, 406, 500, 503)
     "/activity", response_model=schemas.ActivityBody, responses=READ_ERRORS, tags=["activity"]
 )
 async def activity(
-    _: Annotated[Caller, Depends(caller)],
+    _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
     query: Annotated[RowQuery, Depends(_row_query(View.ACTIVITY))],
 ) -> Response:
@@ -229,7 +296,7 @@ async def activity(
     tags=["activity"],
 )
 async def waiting(
-    _: Annotated[Caller, Depends(caller)],
+    _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
     query: Annotated[RowQuery, Depends(_row_query(View.WAITING))],
 ) -> Response:
@@ -244,7 +311,7 @@ async def waiting(
     tags=["activity"],
 )
 async def blocking(
-    _: Annotated[Caller, Depends(caller)],
+    _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
     query: Annotated[RowQuery, Depends(_row_query(View.BLOCKING))],
 ) -> Response:
@@ -305,17 +372,31 @@ PIDS_BODY = {"content": {"application/json": {"schema": schemas.PidsBody.model_j
 ACT_ERRORS = schemas.errors(400, 401, 403, 406, 413, 500, 503)
 
 
-def parse_pids(body: Any) -> list[int]:
+def _item(given: Any) -> Item:
+    """A plain pid (the seed's form), or {"pid": ..., "backend_start": "<ISO 8601>"}."""
+    if type(given) is int:
+        return Item(given)
+    if not isinstance(given, dict) or type(given.get("pid")) is not int or set(given) - ITEM_KEYS:
+        raise malformed("pids")
+    started = given.get("backend_start")
+    if started is None:
+        return Item(given["pid"])
+    try:
+        backend_start = datetime.fromisoformat(started) if isinstance(started, str) else None
+    except ValueError:
+        backend_start = None
+    if backend_start is None or backend_start.tzinfo is None:
+        raise malformed("pids")
+    return Item(given["pid"], backend_start)
+
+
+def parse_pids(body: Any) -> list[Item]:
     if not isinstance(body, dict) or "pids" not in body:
         raise ApiError(406, "Parameter 'pids' not sent.")
     pids = body["pids"]
-    if (
-        not isinstance(pids, list)
-        or not 1 <= len(pids) <= MAX_PIDS
-        or not all(type(pid) is int for pid in pids)
-    ):
+    if not isinstance(pids, list) or not 1 <= len(pids) <= MAX_PIDS:
         raise malformed("pids")
-    return pids
+    return [_item(given) for given in pids]
 
 
 async def _act(request: Request, who: Caller, svc: Services, action: Action) -> list[Outcome]:

@@ -15,6 +15,7 @@ WITH backends AS MATERIALIZED (
            a.wait_event,
            a.xact_start,
            a.query_start,
+           a.backend_start,
            coalesce(extract(epoch FROM now() - a.query_start), 0)::float8 AS duration,
            textsend(a.query) AS query,
            pg_encoding_to_char(d.encoding) AS encoding,
@@ -79,7 +80,7 @@ related AS (
 SELECT b.pid, b.datname AS database, b.usename AS "user", b.client, b.application_name,
        b.backend_type, b.state, b.wait_event_type, b.wait_event, b.xact_start, b.query_start,
        b.duration, b.query, b.encoding, b.leader_pid, b.xmin_age, b.blocked_by, rl.locks,
-       NULL AS gid
+       NULL AS gid, b.backend_start
 FROM backends b
 LEFT JOIN (SELECT pid, json_agg(lock) AS locks FROM related GROUP BY pid) rl USING (pid)
 UNION ALL
@@ -88,7 +89,7 @@ SELECT 0, d.datname, p.owner, NULL, NULL, 'prepared transaction', 'prepared', NU
        p.prepared, p.prepared, extract(epoch FROM now() - p.prepared)::float8,
        textsend('PREPARE TRANSACTION ' || quote_literal(p.gid)),
        pg_encoding_to_char(d.encoding), NULL, age(p.transaction), NULL,
-       json_agg(r.lock), p.gid
+       json_agg(r.lock), p.gid, p.prepared
 FROM related r
 JOIN prepared p ON p.virtualtransaction = r.virtualtransaction
 LEFT JOIN pg_database d ON d.datname = p.database

@@ -1,5 +1,30 @@
--- purpose: cancel one backend's running query, only if it is a client backend of this cluster
-SELECT pg_cancel_backend(a.pid)
-FROM pg_stat_activity a
-WHERE a.pid = %(pid)s
-  AND a.backend_type = 'client backend'
+-- purpose: cancel one backend's running query: every guard and the signal in this one
+-- statement, on one read of pg_stat_activity, so a pid reused since the client looked
+-- is never signalled unchecked.
+-- The row says what the backend was doing (for the audit log and the refusal's reason);
+-- signalled is NULL when a guard refused, else what pg_cancel_backend() answered.
+WITH target AS MATERIALIZED (
+    SELECT a.pid,
+           a.backend_type,
+           a.usename,
+           a.datname,
+           a.application_name,
+           a.backend_start,
+           textsend(a.query) AS query,
+           pg_encoding_to_char(d.encoding) AS encoding
+    FROM pg_stat_activity a
+    LEFT JOIN pg_database d ON d.oid = a.datid
+    WHERE a.pid = %(pid)s
+)
+SELECT t.backend_type, t.usename, t.datname, t.application_name, t.backend_start,
+       t.query, t.encoding,
+       (SELECT pg_cancel_backend(t.pid)
+        -- a backend_type hidden from the agent's role (NULL) fails closed
+        WHERE t.backend_type = 'client backend'
+          AND t.pid <> pg_backend_pid()
+          AND t.pid <> ALL(%(own_pids)s::int4[])
+          AND t.usename::text <> ALL(%(protected_roles)s::text[])
+          AND t.datname::text <> ALL(%(protected_databases)s::text[])
+          AND (%(backend_start)s::timestamptz IS NULL
+               OR t.backend_start = %(backend_start)s::timestamptz)) AS signalled
+FROM target t

@@ -5,11 +5,13 @@ import { api, currentSession, SESSION_KEY, Unreachable } from "./api.js";
 import { copyQuery, openConfirm, showQuery, showResults } from "./dom/dialogs.js";
 import { Grid } from "./dom/grid.js";
 import { renderOverview } from "./dom/overview.js";
-import { Feed } from "./logic/feed.js";
+import { bannerText } from "./history/model.js";
+import { createHistoryPanel } from "./history/panel.js";
+import { Feed, isDue } from "./logic/feed.js";
 import { STATE_LABELS, STATES } from "./logic/filters.js";
 import { clock, humanDuration } from "./logic/format.js";
 import { LIVE_TABS } from "./logic/live-tabs.js";
-import { buildModel } from "./logic/model.js";
+import { actionItem, buildModel } from "./logic/model.js";
 import { nextSort, parsePrefs, PREFS_KEY } from "./logic/prefs.js";
 import { allTabs, registerTab, tabOrDefault } from "./tabs.js";
 
@@ -19,6 +21,8 @@ const OUTCOME_MS = 10000; // after an action, keep refreshing this long even und
 const $ = (id) => document.getElementById(id);
 
 for (const tab of LIVE_TABS) registerTab(tab);
+const historyPanel = createHistoryPanel();
+registerTab({ id: "history", label: "History", order: 40, panel: historyPanel });
 
 const prefs = parsePrefs(localStorage.getItem(PREFS_KEY));
 const savePrefs = () => localStorage.setItem(PREFS_KEY, JSON.stringify(prefs));
@@ -29,13 +33,14 @@ const view = {
   selected: new Set(),
   hovering: false,
   paused: false,
-  nextDue: 0, // no render before then: the interval chosen in the toolbar
+  lastShown: -Infinity, // when the snapshot shown last arrived (-Infinity: show the next at once)
   delivery: null, // the latest snapshot not shown yet
   lastUpdated: null,
   failing: false,
   pending: null, // the action waiting for confirmation
   showOutcomeUntil: 0, // refresh under the pointer until then
   panels: new Map(), // panel tabs' <section>s, mounted on first use
+  history: null, // {at, window, snapshot} while the live tabs show a recorded moment
 };
 
 const grid = new Grid({
@@ -48,9 +53,12 @@ const grid = new Grid({
 });
 
 const isAdmin = () => Boolean(view.profile && view.profile.role === "admin");
+// No action on a recorded moment: its pids may be gone, or another session's now.
+const canAct = () => isAdmin() && view.history === null;
 const currentTab = () => tabOrDefault(prefs.tab);
 
 function pauseReason() {
+  if (view.history) return "showing history";
   if (view.paused) return "paused";
   if ($("confirm").open || $("query-dialog").open) return "paused while a dialog is open";
   if (view.selected.size) return "paused while rows are selected";
@@ -68,19 +76,8 @@ function pauseReason() {
 
 // ------------------------------------------------------------------ where snapshots come from
 
-async function pollSnapshot() {
-  try {
-    return await api("/activity/snapshot");
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    return snapshotFromViews(); // TEMPORARY: an agent without the route (issue 14's server half)
-  }
-}
-
-// TEMPORARY, until issue 14's server half lands: one snapshot from the three views, each
-// waiter under the first of its blockers (no cycle detection: an agent's forest has it).
-async function snapshotFromViews() {
-  const [running, waiting, blocking] = await Promise.all([api("/activity"), api("/activity/waiting"), api("/activity/blocking")]);
+// TEMPORARY as well: the forest of a snapshot that came without one (/history/snapshot too).
+function forestFromViews(waiting, blocking) {
   const nodes = new Map();
   const node = (pid) => nodes.get(pid) || nodes.set(pid, { id: pid, pid, children: [], waiting_behind: 0, parent: null }).get(pid);
   for (const row of blocking.rows) node(row.pid);
@@ -99,31 +96,32 @@ async function snapshotFromViews() {
   };
   for (const n of nodes.values()) n.waiting_behind = behind(n);
   for (const n of nodes.values()) delete n.parent;
-  return { taken_at: null, running, waiting, blocking, tree: roots };
+  return roots;
 }
 
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
-  poll: pollSnapshot,
+  poll: () => api("/activity/snapshot"),
   // Two intervals without an event: the page's own, or the agent's ([sampler] interval) as
   // seen between its events, whichever is longer.
   silenceMs: (gapMs) => 2 * Math.max(1000 * prefs.interval, gapMs ?? 0),
   pollMs: () => 1000 * prefs.interval,
   onDelivery: (delivery) => {
     view.delivery = delivery;
-    renderIfDue();
+    renderIfDue(true);
   },
   onError: showFailure,
   now: () => performance.now(),
   timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (t) => clearTimeout(t) },
 });
 
-function renderIfDue() {
-  if (!view.profile || !view.delivery || performance.now() < view.nextDue || pauseReason()) return;
+// `onArrival`: called as the snapshot arrives, not later from the timer (after a pause).
+function renderIfDue(onArrival = false) {
+  if (!view.profile || !view.delivery || pauseReason()) return;
+  if (!isDue(view.delivery.arrived, view.lastShown, prefs.interval * 1000)) return;
   const delivery = view.delivery;
   view.delivery = null;
-  // The page's own time: from the event, or from when the interval let it show it.
-  const began = Math.max(delivery.arrived, view.nextDue);
+  view.lastShown = delivery.arrived;
   let snapshot;
   try {
     snapshot = delivery.read();
@@ -132,7 +130,6 @@ function renderIfDue() {
   }
   view.model = buildModel(snapshot, Date.now());
   view.lastUpdated = new Date();
-  view.nextDue = performance.now() + prefs.interval * 1000 - 100; // a tick early beats a tick late
   setBanner(null);
   renderOverview($("overview"), view.model.overview);
   rebuild();
@@ -140,6 +137,8 @@ function renderIfDue() {
   updateStatus();
   // The latest figures only, for the browser's profiler and bench/web_page.py: from the
   // snapshot's arrival to the table updated (parsing included), and to the next frame.
+  if (!onArrival) return;
+  const began = delivery.arrived;
   const detail = { via: delivery.via, rows: grid.rows.length };
   performance.clearMeasures();
   performance.measure("pgwarden:render", { start: began, detail });
@@ -203,6 +202,8 @@ function showLogin(message) {
   view.profile = null;
   view.model = null;
   view.delivery = null;
+  view.history = null;
+  $("history-banner").hidden = true;
   view.selected.clear();
   $("app").hidden = true;
   $("login").hidden = false;
@@ -262,7 +263,7 @@ async function start() {
   view.model = null;
   view.delivery = null;
   view.lastUpdated = null;
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   $("scroller").setAttribute("aria-busy", "true"); // until the first snapshot is shown
   showTab(currentTab().id);
   feed.start();
@@ -293,12 +294,39 @@ function buildTabBar() {
   }
 }
 
+// The live tabs show a recorded moment (a pick on the History chart) until back to live.
+function showHistory(picked) {
+  view.history = picked;
+  view.selected.clear();
+  const recorded = picked.snapshot;
+  const snapshot = recorded.tree ? recorded : { ...recorded, tree: forestFromViews(recorded.waiting, recorded.blocking) };
+  view.model = buildModel(snapshot, Date.parse(recorded.sampled_at));
+  renderOverview($("overview"), view.model.overview); // the recorded one, if any: not the live strip
+  $("history-banner-text").textContent = bannerText(picked.snapshot.sampled_at, new Date(), picked.span);
+  $("history-banner").hidden = false;
+  rebuild();
+  updateStatus();
+}
+
+function backToLive() {
+  if (!view.history) return;
+  view.history = null;
+  $("history-banner").hidden = true;
+  historyPanel.forget();
+  view.lastShown = -Infinity; // show the next snapshot at once
+  feed.refreshNow(); // the latest snapshot now, not at the next tick
+  rebuild();
+  updateStatus();
+}
+
 // What a panel tab may use of the page.
 const panelContext = {
   api,
   admin: isAdmin,
   expired,
   model: () => view.model,
+  showHistory,
+  live: backToLive,
 };
 
 function showTab(id) {
@@ -354,9 +382,9 @@ function rebuild() {
   const model = view.model;
   if (model) updateCounts(model);
   if (!tab.grid) return;
-  const columns = tab.grid.columns(isAdmin());
+  const columns = tab.grid.columns(canAct());
   const sort = prefs.sort[tab.id];
-  grid.setColumns(`${tab.id}:${isAdmin()}`, columns, sort);
+  grid.setColumns(`${tab.id}:${canAct()}`, columns, sort);
   let rows = [];
   let total = 0;
   if (model) {
@@ -391,7 +419,7 @@ function schedulePaint() {
 
 function updateSelection() {
   const n = view.selected.size;
-  $("actions").hidden = !isAdmin() || n === 0;
+  $("actions").hidden = !canAct() || n === 0;
   $("selected-count").textContent = `${n} selected`;
   const all = $("select-all");
   if (all) {
@@ -414,8 +442,8 @@ function rowFor(pid) {
 }
 
 function confirmAction(action, pids) {
-  if (!isAdmin() || pids.length === 0) return;
-  view.pending = { action, pids };
+  if (!canAct() || pids.length === 0) return;
+  view.pending = { action, pids, items: pids.map((pid) => actionItem(rowFor(pid))) };
   openConfirm(action, pids, rowFor);
   updateStatus();
 }
@@ -425,12 +453,12 @@ async function perform() {
   view.pending = null;
   $("confirm").close();
   if (!pending) return;
-  const { action, pids } = pending;
+  const { action, pids, items } = pending;
   const path = action === "terminate" ? "/activity/kill" : "/activity/cancel";
   const verb = action === "terminate" ? "terminated" : "cancelled";
   const lines = [];
-  for (let i = 0; i < pids.length; i += MAX_PIDS_PER_CALL) {
-    const chunk = pids.slice(i, i + MAX_PIDS_PER_CALL);
+  for (let i = 0; i < items.length; i += MAX_PIDS_PER_CALL) {
+    const chunk = items.slice(i, i + MAX_PIDS_PER_CALL);
     try {
       const answer = await api(path, { method: "POST", body: { pids: chunk } });
       for (const b of answer.backends) {
@@ -439,14 +467,14 @@ async function perform() {
       }
     } catch (error) {
       if (error.status === 401) return expired();
-      for (const pid of chunk) lines.push({ pid, ok: false, text: `not ${verb}: ${error.message}` });
+      for (const item of chunk) lines.push({ pid: item.pid ?? item, ok: false, text: `not ${verb}: ${error.message}` });
     }
   }
   showResults(lines);
   for (const pid of pids) view.selected.delete(pid);
   view.showOutcomeUntil = performance.now() + OUTCOME_MS;
   updateSelection();
-  view.nextDue = 0;
+  view.lastShown = -Infinity;
   feed.refreshNow();
 }
 
@@ -479,6 +507,7 @@ function wire() {
   buildTabBar();
   $("login-form").addEventListener("submit", onLogin);
   $("logout").addEventListener("click", logout);
+  $("history-live").addEventListener("click", backToLive);
   $("pause").addEventListener("click", () => {
     view.paused = !view.paused;
     updateStatus();
@@ -489,7 +518,6 @@ function wire() {
   interval.addEventListener("change", () => {
     prefs.interval = Number(interval.value);
     savePrefs();
-    view.nextDue = Math.min(view.nextDue, performance.now() + prefs.interval * 1000);
   });
   const filter = $("filter");
   filter.value = prefs.filter;

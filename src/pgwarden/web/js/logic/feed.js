@@ -6,6 +6,15 @@
 // A delivery is {read(), arrived, via}: `read()` parses on demand, so a page that is paused
 // keeps only the latest event's text and parses nothing it will not show.
 
+// Events and polls come with some jitter: a snapshot this much early still counts as due.
+export const JITTER_MS = 250;
+
+// The page shows a snapshot once the interval chosen in the toolbar has passed since the one it
+// showed last, counted between their arrivals (not between renders, which lag the arrivals).
+export function isDue(arrived, lastShownArrival, intervalMs) {
+  return arrived - lastShownArrival >= intervalMs - JITTER_MS;
+}
+
 // A failure the stream reported: `status` as the same failure of a request would have.
 export class FeedError extends Error {
   constructor(status, message) {
@@ -30,7 +39,7 @@ export class Feed {
   // openStream(): a new EventSource-like object; poll(): a promise of a snapshot;
   // silenceMs(gapMs): how long without an event before polling (two intervals; gapMs is the
   // last gap seen between events, or null); pollMs(): the poll period; onDelivery(delivery);
-  // onError(error): a failed poll, or what the stream said went wrong (`status` 503 or 401).
+  // onError(error): a failed poll, or PostgreSQL unavailable as the stream said (status 503).
   constructor({ openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs = 60000 }) {
     Object.assign(this, { openStream, poll, silenceMs, pollMs, onDelivery, onError, now, timers, retryStreamMs });
     this.source = null;
@@ -89,12 +98,11 @@ export class Feed {
       this.heard();
       this.onError(new FeedError(503, messageOf(event.data, "PostgreSQL is unavailable.")));
     });
-    // The session is over (logged out, expired): the agent says so, then closes the stream.
-    source.addEventListener("end", (event) => {
+    // The agent ends the stream (the session is over, or the agent is going away): a poll
+    // says which, with a 401 or no answer at all.
+    source.addEventListener("end", () => {
       if (source !== this.source) return;
-      const error = new FeedError(401, messageOf(event.data, "Invalid session."));
-      this.stop();
-      this.onError(error);
+      this.fallBack();
     });
     source.addEventListener("error", () => {
       if (source !== this.source) return;

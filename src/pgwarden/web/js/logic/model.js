@@ -48,7 +48,14 @@ function fromActivity(row, now) {
     xactStart: row.xact_start,
     waitEvent: row.wait_event_type ? `${row.wait_event_type}: ${row.wait_event || ""}` : null,
     blockedBy: row.blocked_by || [],
+    backendStart: row.backend_start ?? null,
   };
+}
+
+// What kill and cancel are sent for a row: its pid with its backend_start when known, so the
+// agent refuses a backend that started since (a reused pid); else the plain pid.
+export function actionItem(row) {
+  return row.backendStart ? { pid: row.pid, backend_start: row.backendStart } : row.pid;
 }
 
 // A lock row for a session the activity view did not list (a prepared transaction, or a
