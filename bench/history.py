@@ -313,13 +313,13 @@ def write_week(path: Path, end: float) -> float:
                     continue
                 target = table + shift
                 conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS rollup_{target} "
-                    "(hour INTEGER PRIMARY KEY, minutes BLOB NOT NULL)"
+                    f"CREATE TABLE IF NOT EXISTS rollup_{target} (hour INTEGER NOT NULL, "
+                    "dimension TEXT NOT NULL, minutes BLOB NOT NULL, PRIMARY KEY (hour, dimension))"
                 )
-                rows = conn.execute(f"SELECT hour, minutes FROM rollup_{table}").fetchall()
+                hours = conn.execute(f"SELECT hour, dimension, minutes FROM rollup_{table}")
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO rollup_{target} VALUES (?, ?)",
-                    [(h + shift, _shift_minutes(b, shift)) for h, b in rows],
+                    f"INSERT OR REPLACE INTO rollup_{target} VALUES (?, ?, ?)",
+                    [(h, d, _shift_minutes(b, shift)) for h, d, b in hours.fetchall()],
                 )
     conn.close()
     return time.perf_counter() - started
