@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -424,3 +425,94 @@ def test_a_hot_row_with_200_waiters_shows_one_root_quickly_and_the_page_stays_re
     for result in done:
         assert result.result(timeout=60) == []
     page.wait(lambda: page.count("blocking") == 0, "no more blocking")
+
+
+def test_two_prepared_transactions_are_two_roots_without_a_deadlock_mark(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    """Both have pid 0: rows keyed by pid made them one root, and a false ⟳."""
+    table = f"e2e_2pc_{uuid.uuid4().hex[:8]}"
+    gids = [unique("e2e-gid-a"), unique("e2e-gid-b")]
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, n int)")
+        conn.execute(f"INSERT INTO {table} VALUES (1, 0), (2, 0)")
+    preparer = sessions.open(unique("e2e-2pc"))
+    try:
+        for row, gid in enumerate(gids, start=1):
+            preparer.run("BEGIN")
+            preparer.run(f"UPDATE {table} SET n = n + 1 WHERE id = {row}")
+            preparer.run(f"PREPARE TRANSACTION '{gid}'")
+        waiters = [sessions.open(unique("e2e-2pc-waiter")) for _ in gids]
+        done = [
+            w.submit(f"UPDATE {table} SET n = n + 1 WHERE id = {row}")
+            for row, w in enumerate(waiters, start=1)
+        ]
+        page.logged_in("admin", ADMIN_PASSWORD)
+        page.tab("blocking")
+        roots = [f"0:{gid}" for gid in gids]
+
+        def both_trees() -> tuple[int, int] | None:
+            counts = (len(page.all("#grid-body tr[data-pid]")), len(page.all("#grid-body tr.root")))
+            return counts if counts == (4, 2) else None
+
+        page.wait(both_trees, "two prepared transactions as two roots, each with its waiter")
+        shown = page.script(SHOWN_IDS)
+        assert isinstance(shown, list)
+        assert page.text("#shown").startswith("2 of 2 blocking trees shown")
+        for root, waiter in zip(roots, waiters, strict=True):
+            assert shown.index(f"{waiter.pid}") == shown.index(root) + 1  # right under its own
+            cell = page.find(f'#grid-body tr[data-id="{root}"] td[data-col="pid"]')
+            assert (cell.get_attribute("textContent") or "").strip() == root  # no ⟳
+            assert "root" in (
+                page.find(f'#grid-body tr[data-id="{root}"]').get_attribute("class") or ""
+            )
+        assert "⟳" not in page.text("#grid-body")
+    finally:
+        for gid in gids:
+            with contextlib.suppress(Exception):
+                preparer.run(f"ROLLBACK PREPARED '{gid}'")
+    for result in done:
+        assert result.result(timeout=10) == []
+
+
+SHOWN_IDS = (
+    "return [...document.querySelectorAll('#grid-body tr[data-id]')].map(r => r.dataset.id);"
+)
+
+
+def test_the_overview_strip_shows_the_server_at_a_glance(
+    page: Page, sessions: Sessions, cluster: Cluster
+) -> None:
+    old = sessions.open(unique("e2e-old-xact"))
+    old.run("BEGIN")
+    old.run("SELECT 1")  # idle in transaction, from now on the oldest transaction
+    with cluster.connect() as conn:
+        version, max_connections, reserved = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('max_connections'),"
+            " current_setting('superuser_reserved_connections')::int"
+            " + coalesce(current_setting('reserved_connections', true)::int, 0)"
+        ).fetchone() or (None, None, None)
+    page.logged_in("admin", ADMIN_PASSWORD)
+
+    def item(name: str) -> str:
+        return page.text(f'#overview [data-item="{name}"]')
+
+    page.wait(lambda: page.visible("#overview"), "the strip")
+    assert item("server").startswith(f"PostgreSQL {str(version).split()[0]} up ")
+    assert re.fullmatch(r".* up \d+(\.\d)?s|.* up \d+m \d\ds|.* up \d+h \d\dm", item("server"))
+    connections = item("connections")
+    match = re.fullmatch(
+        rf"connections (\d+) / {max_connections} \({reserved} reserved\)", connections
+    )
+    assert match and int(match.group(1)) >= 2, (
+        connections
+    )  # this test's session and the page's agent
+    page.wait(lambda: f"(pid {old.pid})" in item("oldest"), "the open transaction as the oldest")
+    tps = re.compile(r"tps \d+\.\d · rollbacks \d+\.\d/s")  # from the second sample on
+    page.wait(lambda: tps.fullmatch(item("tps")), "transactions per second")
+    assert re.fullmatch(r"cache hit \d+\.\d%", item("cache")), item("cache")
+    assert re.fullmatch(r"load \d+\.\d\d \d+\.\d\d \d+\.\d\d", item("load")), item("load")
+    assert re.fullmatch(r"host CPU \d+\.\d% · memory \d+\.\d%", item("host")), item("host")
+    page.screenshot("web-overview")
+    old.run("COMMIT")
+    page.wait(lambda: f"(pid {old.pid})" not in item("oldest"), "the transaction gone from it")

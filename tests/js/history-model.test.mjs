@@ -107,9 +107,10 @@ test("a click picks one second, a drag a window shown at its busiest moment", ()
     gaps: [],
   });
   assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, span: null });
-  assert.deepEqual(pick(data, 21.2, 6.5), { at: 18, span: { from: 6, to: 22 } });
-  assert.equal(busiestTime(data, 0, 12), 10); // bucket 8..12, the only one with load
-  assert.equal(busiestTime(data, 30, 40), 30); // all zero: the first bucket that overlaps, clamped
+  assert.deepEqual(pick(data, 21.2, 6.5), { at: 19.999, span: { from: 6, to: 22 } });
+  assert.equal(busiestTime(data, 0, 12), 11.999); // bucket 8..12, the only one with load
+  assert.equal(busiestTime(data, 30, 40), 31.999); // all zero: the first bucket that overlaps
+  assert.equal(busiestTime(data, 6, 14), 13.999); // 12..16 is cut by the window's end
   const gapped = chartData({ from: 0, to: 8, step: 4, series: [], gaps: [[0, 8]] });
   assert.equal(busiestTime(gapped, 0, 8), null);
   assert.deepEqual(pick(gapped, 1, 7), { at: 7, span: { from: 1, to: 7 } });

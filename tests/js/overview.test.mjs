@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { overviewItems } from "../../src/pgwarden/web/js/logic/overview.js";
 
 const OVERVIEW = {
-  server: { version: "17.2", version_num: 170002, started_at: "2026-11-28T16:00:00+00:00", uptime: 3 * 86400 + 4 * 3600 },
+  server: { version: "17.2 (Debian 17.2-1)", version_num: 170002, started_at: "2026-11-28T16:00:00+00:00", uptime: 3 * 86400 + 4 * 3600 },
   connections: {
     total: 482,
     by_state: { idle: 270, active: 210, "idle in transaction": 2 },
@@ -24,7 +24,8 @@ const byId = (items) => Object.fromEntries(items.map((item) => [item.id, item]))
 test("the strip: version and uptime, slots, tps, cache, oldest transaction, host", () => {
   const items = byId(overviewItems(OVERVIEW));
   assert.deepEqual(Object.keys(items), ["server", "connections", "tps", "cache", "oldest", "load", "host"]);
-  assert.equal(items.server.label, "17.2");
+  assert.equal(items.server.label, "PostgreSQL 17.2");
+  assert.equal(items.server.title, "PostgreSQL 17.2 (Debian 17.2-1); started 2026-11-28T16:00:00+00:00");
   assert.equal(items.server.value, "up 3d 4h");
   assert.equal(items.connections.value, "482 / 500 (3 reserved)");
   assert.equal(items.connections.title, "210 active · 2 idle in transaction · 270 idle; 15 slots left for ordinary users");

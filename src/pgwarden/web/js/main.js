@@ -313,7 +313,7 @@ function backToLive() {
   view.history = null;
   $("history-banner").hidden = true;
   historyPanel.forget();
-  view.nextDue = 0;
+  view.lastShown = -Infinity; // show the next snapshot at once
   feed.refreshNow(); // the latest snapshot now, not at the next tick
   rebuild();
   updateStatus();

@@ -122,6 +122,7 @@ export class Grid {
       const { td, column } = cell;
       if (column.select) {
         td.firstChild.checked = this.selected.has(row.pid);
+        td.firstChild.disabled = row.pid === 0; // a prepared transaction: no backend to signal
         continue;
       }
       if (column.act) {

@@ -112,8 +112,9 @@ export function busiestTime(data, from, to) {
     if (best === null || value > best.value) best = { t, value };
   });
   if (best === null) return null;
-  // The middle of the bucket, kept inside the window: its samples are at or before it.
-  return Math.min(Math.max(Math.floor(best.t + data.step / 2), from), to);
+  // Just before the bucket's end: the last sample at or before it is one of the bucket's own
+  // (its middle may come before the first of them, at the start of the history).
+  return Math.round((Math.min(best.t + data.step, to) - 0.001) * 1000) / 1000;
 }
 
 // A click is a second; a drag is a window, shown at its busiest moment.

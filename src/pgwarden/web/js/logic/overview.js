@@ -31,11 +31,13 @@ export function overviewItems(overview) {
   if (!overview) return [];
   const items = [];
   const server = overview.server || {};
+  // "15.18 (Debian 15.18-0+deb12u1)": the number in the strip, the whole text on hover.
+  const version = text(server.version);
   items.push({
     id: "server",
-    label: text(server.version) || "PostgreSQL",
+    label: `PostgreSQL ${version.split(" ")[0]}`.trim(),
     value: isNumber(server.uptime) ? `up ${humanDuration(server.uptime)}` : "",
-    title: server.started_at ? `started ${server.started_at}` : "",
+    title: [version && `PostgreSQL ${version}`, server.started_at && `started ${server.started_at}`].filter(Boolean).join("; "),
     level: "",
   });
   const conn = overview.connections || {};
