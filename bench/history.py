@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import os
 import random
 import sqlite3
 import statistics
@@ -435,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-seconds", type=int, default=60)
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    load_before = os.getloadavg()[0]
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_before:.2f}")
     with tempfile.TemporaryDirectory(prefix="pgwarden-bench-history-") as folder:
         root = Path(folder)
         if "footprint" in parts:
@@ -482,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 cluster.stop()
                 cluster.remove()
+    print(f"\nload average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     return 0
 
 
