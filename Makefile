@@ -24,7 +24,7 @@ system-deps:
 demo: system-deps $(STAMP)
 	$(BIN)/pgwarden demo
 
-test: system-deps $(STAMP)
+test: system-deps $(STAMP) temboard-ui
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -54,6 +54,16 @@ test-locks: $(STAMP)
 test-versions: $(STAMP)
 	@$(MAKE) --no-print-directory test-locks VERSIONS="$(ALL_PG_VERSIONS)"
 
+# The real temBoard UI 7.11 in a Python 3.11 venv under .temboard/, for tests/e2e; made once.
+# Without a Python 3.11 it says so, and the test that needs it skips.
+temboard-ui:
+	@./scripts/temboard-venv ui >/dev/null || [ $$? = 3 ]
+
+# The restated temboard-agent 7.11 activity tests against pgwarden and against
+# temboard-agent 7.11 itself (installed from the package index): pass/fail counts of both.
+temboard-agent-control: $(STAMP)
+	$(BIN)/python scripts/temboard-agent-control
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -63,4 +73,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .pgversions
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .pgversions .temboard

@@ -90,7 +90,7 @@ class Pgwarden(Party):
     _used = 0.0
 
     @classmethod
-    def start(cls, cluster: Cluster, workdir: Path) -> Pgwarden:
+    def start(cls, cluster: Cluster, workdir: Path, extra_config: str = "") -> Pgwarden:
         workdir.mkdir(parents=True, exist_ok=True)
         write_users(
             workdir / "users", {"bench": User("bench", Role.VIEWER, hash_password(BENCH_PASSWORD))}
@@ -101,7 +101,7 @@ class Pgwarden(Party):
             f'[server]\naddress = "127.0.0.1"\nport = {port}\n\n'
             f'[postgresql]\nhost = "{cluster.socket_dir}"\nport = {cluster.port}\n'
             f'user = "{cluster.superuser}"\ndbname = "postgres"\n\n'
-            f'[auth]\nusers_file = "users"\n\n[audit]\nfile = "audit.jsonl"\n'
+            f'[auth]\nusers_file = "users"\n\n[audit]\nfile = "audit.jsonl"\n\n{extra_config}'
         )
         log = workdir / "agent.log"
         process = subprocess.Popen(

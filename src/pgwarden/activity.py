@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -14,9 +14,18 @@ from pgwarden.forest import blocking_forest, encode_forest
 from pgwarden.humanize import format_bytes
 from pgwarden.models import Backend, LockInfo, Snapshot
 from pgwarden.overview import render_overview
-from pgwarden.proc import UNREADABLE, ProcFigures
+from pgwarden.proc.readings import UNREADABLE, ProcFigures
+from pgwarden.shapes import (
+    ActivityRow,
+    BlockingRow,
+    LockedBackend,
+    LockRow,
+    NotAvailable,
+    YesNo,
+)
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
+R = TypeVar("R", bound=Row)
 
 
 class View(StrEnum):
@@ -117,7 +126,7 @@ class RowQuery:
 
 ZERO_RATE = format_bytes(0.0)
 # What temboard-agent 7.x shows for a figure it cannot read; clients expect it, never null.
-NOT_AVAILABLE = "N/A"
+NOT_AVAILABLE: Final = "N/A"
 
 
 def _rate(value: float | None) -> str:
@@ -127,32 +136,29 @@ def _rate(value: float | None) -> str:
     return ZERO_RATE if value == 0 else format_bytes(value)
 
 
-def _iow(value: bool | None) -> str:
+def _iow(value: bool | None) -> YesNo | NotAvailable:
     if value is None:
         return NOT_AVAILABLE
     return "Y" if value else "N"
 
 
-def _shown(value: float | None) -> float | str:
+def _shown(value: float | None) -> float | NotAvailable:
     return NOT_AVAILABLE if value is None else value
 
 
-def _rate_number(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def activity_row(backend: Backend, figures: ProcFigures) -> Row:
+def activity_row(backend: Backend, figures: ProcFigures) -> ActivityRow:
     """The seed's /activity row, then our extra keys; one dict literal, built once per row."""
+    cpu, memory, read, write, iowait = figures
     return {
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
         "client": backend.client,
-        "cpu": _shown(figures.cpu),
-        "memory": _shown(figures.memory),
-        "read_s": _rate(figures.read_rate),
-        "write_s": _rate(figures.write_rate),
-        "iow": _iow(figures.iowait),
+        "cpu": NOT_AVAILABLE if cpu is None else cpu,
+        "memory": NOT_AVAILABLE if memory is None else memory,
+        "read_s": ZERO_RATE if read == 0 else _rate(read),
+        "write_s": ZERO_RATE if write == 0 else _rate(write),
+        "iow": NOT_AVAILABLE if iowait is None else ("Y" if iowait else "N"),
         "wait": "Y" if backend.waits_on_lock else "N",
         "duration": f"{backend.duration if backend.duration > 0 else 0.0:.3f}",
         "state": backend.state,
@@ -164,15 +170,15 @@ def activity_row(backend: Backend, figures: ProcFigures) -> Row:
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
         "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
-        "cpu_pct": figures.cpu,
-        "memory_pct": figures.memory,
-        "read_bytes_s": _rate_number(figures.read_rate),
-        "write_bytes_s": _rate_number(figures.write_rate),
+        "cpu_pct": cpu,
+        "memory_pct": memory,
+        "read_bytes_s": read,
+        "write_bytes_s": write,
         "backend_start": backend.backend_start,
     }
 
 
-def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> Row:
+def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> LockedBackend:
     """The seed's /activity/waiting and /activity/blocking row, before the extras."""
     return {
         "pid": backend.pid,
@@ -195,8 +201,8 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> R
         "leader_pid": backend.leader_pid if backend.leader_pid != backend.pid else None,
         "cpu_pct": figures.cpu,
         "memory_pct": figures.memory,
-        "read_bytes_s": _rate_number(figures.read_rate),
-        "write_bytes_s": _rate_number(figures.write_rate),
+        "read_bytes_s": figures.read_rate,
+        "write_bytes_s": figures.write_rate,
         # the forest's node id: several prepared transactions share pid 0
         "id": backend.id,
     }
@@ -217,7 +223,7 @@ def _keep_all(backend: Backend) -> bool:
 
 # Rows are filtered by the backend they are built from, before they are built: several
 # prepared transactions share pid 0, so a row cannot be traced back to its backend by pid.
-def activity_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
+def activity_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[ActivityRow]:
     figures = snapshot.figures
     return [
         activity_row(b, figures.get(b.pid, UNREADABLE))
@@ -226,38 +232,46 @@ def activity_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
     ]
 
 
-def waiting_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
-    rows = []
+def waiting_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[LockRow]:
+    rows: list[LockRow] = []
     for wait in locks.lock_waits(snapshot.backends):
         if not keep(wait.backend):
             continue
         row = lock_row(wait.backend, snapshot.figures.get(wait.backend.pid, UNREADABLE), wait.lock)
-        row["blocked_by"] = list(wait.blocked_by)
-        row["wait_duration"] = _wait_duration(wait.lock)
-        rows.append(row)
+        rows.append(
+            {
+                **row,
+                "blocked_by": list(wait.blocked_by),
+                "wait_duration": _wait_duration(wait.lock),
+            }
+        )
     return rows
 
 
-def blocking_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[Row]:
+def blocking_rows(snapshot: Snapshot, keep: Keep = _keep_all) -> list[BlockingRow]:
     waits = locks.lock_waits(snapshot.backends)
     own_waits = {w.backend.pid: w for w in waits}
-    rows = []
+    rows: list[BlockingRow] = []
     for blocker in locks.blockers(snapshot.backends, waits):
         backend = blocker.backend
         if not keep(backend):
             continue
         row = lock_row(backend, snapshot.figures.get(backend.pid, UNREADABLE), blocker.lock)
-        row["blocked_pids"] = list(blocker.blocked_pids)
-        row["blocked_count"] = len(blocker.blocked_pids)
-        row["root"] = blocker.root
         own_wait = own_waits.get(backend.pid)
-        row["blocked_by"] = list(own_wait.blocked_by) if own_wait else []
-        row["wait_duration"] = _wait_duration(own_wait.lock) if own_wait else None
-        rows.append(row)
+        rows.append(
+            {
+                **row,
+                "blocked_pids": list(blocker.blocked_pids),
+                "blocked_count": len(blocker.blocked_pids),
+                "root": blocker.root,
+                "blocked_by": list(own_wait.blocked_by) if own_wait else [],
+                "wait_duration": _wait_duration(own_wait.lock) if own_wait else None,
+            }
+        )
     return rows
 
 
-BUILDERS: dict[View, Callable[[Snapshot, Keep], list[Row]]] = {
+BUILDERS: dict[View, Callable[[Snapshot, Keep], Sequence[Row]]] = {
     View.ACTIVITY: activity_rows,
     View.WAITING: waiting_rows,
     View.BLOCKING: blocking_rows,
@@ -276,7 +290,7 @@ def _sort_key(name: str) -> Callable[[Row], Any]:
     return key
 
 
-def sort_rows(rows: list[Row], query: RowQuery) -> list[Row]:
+def sort_rows(rows: Sequence[R], query: RowQuery) -> list[R]:
     """Rows in the query's order; nulls sort last either way."""
     name = query.sort.lstrip("-")
     name = FIGURE_TWINS.get(name, name)  # "N/A" sorts with the nulls, numbers as numbers

@@ -115,6 +115,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from pgwarden.history.reading import BadTime, History, NoSample, parse_time
     from pgwarden.history.report import report
     from pgwarden.history.store import SQLiteStore, StoreError
+    from pgwarden.services import history_interval
 
     config = _config(args)
     try:
@@ -123,9 +124,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--at {args.at!r}: not a time (ISO 8601 with an offset or Z, or Unix seconds)"
         ) from None
-    store = SQLiteStore(config.history.path, config.history.interval)
+    store = SQLiteStore(config.history.path, history_interval(config))
     try:
-        tick = History(store, config.history.interval).tick_at(at, time.time())
+        tick = History(store, store.interval).tick_at(at, time.time())
     except (NoSample, StoreError) as exc:
         print(f"pgwarden: {exc}", file=sys.stderr)
         return 1

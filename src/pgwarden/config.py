@@ -186,7 +186,13 @@ class HistoryConfig(Section):
     enabled: bool = key(
         True, "Record every backend that is not idle, and every blocker, for incident replay."
     )
-    interval: float = key(1.0, "Seconds between two samples kept in the history.", ge=0.1, le=60)
+    interval: float = key(
+        1.0,
+        "Seconds between two samples kept in the history; at least [sampler] interval, whose "
+        "ticks it keeps.",
+        ge=0.1,
+        le=60,
+    )
     path: NonEmptyPath = key(
         Path("history.sqlite3"), "SQLite file of the history (`pgwarden history` reads it too)."
     )

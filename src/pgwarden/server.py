@@ -101,22 +101,6 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
-# Query parameters that carry secrets: the agent key, and a session for browsers' EventSource.
-_SECRET_PARAMS = re.compile(r"(?<=[?&])(key|session)=[^&]*")
-
-
-class HideSecretParams(logging.Filter):
-    """uvicorn's access log prints the path with its query: hide the values of secrets in it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3:
-            args = list(record.args)
-            if isinstance(args[2], str) and "=" in args[2]:
-                args[2] = _SECRET_PARAMS.sub(r"\1=[hidden]", args[2])
-                record.args = tuple(args)
-        return True
-
-
 def tls_context(config: Config) -> ssl.SSLContext | None:
     """The HTTPS context when tls_cert and tls_key are set; ConfigError if they do not load."""
     server = config.server
@@ -147,10 +131,10 @@ def _always(context: ssl.SSLContext) -> ContextFactory:
 
 
 class HideSessionParameter(logging.Filter):
-    """EventSource cannot send headers, so GET /activity/stream takes ?session=: the access
-    log shows that token as ***."""
+    """EventSource cannot send headers, so GET /activity/stream takes ?session=, and temBoard
+    sends its agent key as ?key=: the access log shows those secrets as ***."""
 
-    PARAMETER = re.compile(r"([?&]session=)[^&#]*", re.IGNORECASE)
+    PARAMETER = re.compile(r"([?&](?:session|key)=)[^&#]*", re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -173,9 +157,6 @@ def uvicorn_config(config: Config) -> uvicorn.Config:
             "in clear; set [server] tls_cert and tls_key",
             server.address,
         )
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, HideSecretParams) for f in access.filters):
-        access.addFilter(HideSecretParams())
     return uvicorn.Config(
         FreezeAfterStartup(AnswerWhenCut(create_app(config))),
         host=server.address,

@@ -33,15 +33,16 @@ class Services:
         db = Database(config.postgresql)
         sampler = Sampler(db)
         store = history_store(config)
+        ticker = Ticker(sampler, config.sampler.interval)
         return cls(
             config=config,
             db=db,
             sampler=sampler,
-            ticker=Ticker(sampler, config.sampler.interval),
+            ticker=ticker,
             auth=Authenticator(config.auth),
             actions=Actions(db, AuditLog(config.audit.file), config.guards),
-            history=History(store, config.history.interval),
-            recorder=Recorder(sampler, store) if config.history.enabled else None,
+            history=History(store, store.interval),
+            recorder=Recorder(ticker, store) if config.history.enabled else None,
         )
 
     async def start(self) -> None:
@@ -58,7 +59,12 @@ class Services:
         await self.db.close()
 
 
+def history_interval(config: Config) -> float:
+    """The history keeps ticks of the shared loop: never closer than the loop's interval."""
+    return max(config.history.interval, config.sampler.interval)
+
+
 def history_store(config: Config) -> SQLiteStore:
     settings = config.history
     retention = Retention(settings.keep, settings.keep_rollups, settings.max_bytes)
-    return SQLiteStore(settings.path, settings.interval, retention)
+    return SQLiteStore(settings.path, history_interval(config), retention)

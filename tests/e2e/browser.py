@@ -41,8 +41,12 @@ FLAGS = [
 
 
 @contextlib.contextmanager
-def chromium(workdir: Path) -> Iterator[WebDriver]:
-    """Chromium and chromedriver for a block; both stopped by their pids after it."""
+def chromium(workdir: Path, trust_any_certificate: bool = False) -> Iterator[WebDriver]:
+    """Chromium and chromedriver for a block; both stopped by their pids after it.
+
+    `trust_any_certificate`: for a page served with a throwaway self-signed certificate.
+    The console's messages can be read with `driver.get_log("browser")`.
+    """
     for program in (CHROMIUM, CHROMEDRIVER):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is missing: run scripts/system-deps (as root)")
@@ -51,6 +55,7 @@ def chromium(workdir: Path) -> Iterator[WebDriver]:
     options.binary_location = CHROMIUM
     for flag in [*FLAGS, f"--user-data-dir={workdir / 'profile'}"]:
         options.add_argument(flag)
+    options.accept_insecure_certs = trust_any_certificate
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # for Page.console_errors
     # A driver path given here keeps Selenium Manager (which downloads drivers) out of it.
     service = Service(executable_path=CHROMEDRIVER, log_output=str(workdir / "chromedriver.log"))

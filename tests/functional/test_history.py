@@ -109,6 +109,14 @@ def test_at_the_middle_of_a_hot_row_the_holder_is_the_one_root(replayed: dict[st
     assert roots == [replayed["holder"]]
     assert {r["pid"] for r in snapshot["waiting"]["rows"]} == replayed["waiters"]
     assert blocking["rows"] == snapshot["blocking"]["rows"]
+    (root,) = snapshot["tree"]  # the forest of that one sample: the holder, every waiter once
+    assert (root["id"], root["waiting_behind"]) == (replayed["holder"], WAITERS)
+    nodes, pending = [], list(root["children"])
+    while pending:
+        node = pending.pop()
+        nodes.append(node["id"])
+        pending.extend(node["children"])
+    assert sorted(nodes) == sorted(replayed["waiters"])
     assert {r["pid"] for r in waiting["rows"]} == replayed["waiters"]
     holder_row = next(r for r in blocking["rows"] if r["pid"] == replayed["holder"])
     assert holder_row["state"] == "idle in transaction"
@@ -139,6 +147,35 @@ def test_the_lock_load_is_ten_during_the_hot_row_and_zero_after(replayed: dict[s
     assert top["rows"][0]["key"] == "Lock"
     assert top["rows"][0]["peak"] == WAITERS
     assert "Client" not in {r["key"] for r in top["rows"]}
+
+
+def test_the_recorder_shares_the_live_viewers_snapshots(replayed: dict[str, Any]) -> None:
+    """One snapshot per tick for the recorder and a stream viewer together, not one each."""
+    agent = replayed["agent"]
+
+    def snapshots() -> float:
+        with agent.client() as client:
+            text = client.get("/metrics").text
+        return float(text.split("\npgwarden_sampler_snapshots_total ")[1].split()[0])
+
+    token = agent.login("viewer")
+    with (
+        agent.client() as client,
+        client.stream("GET", "/activity/stream", headers={"X-Session": token}) as stream,
+    ):
+        lines = stream.iter_lines()
+        before, started = snapshots(), time.time()
+        events = 0
+        while events < 6:
+            events += next(lines).startswith("event: snapshot")
+        taken = snapshots() - before
+        seconds = time.time() - started
+    # The viewer's ticks are the recorder's: about one a second, plus the second scrape's own.
+    assert taken <= seconds + 2, (taken, seconds)
+    with agent.session_client() as client:
+        load = ok(history(client, "load", **{"from": started, "to": time.time(), "step": 1}))
+        assert sampled_after(client, time.time() - 1.5)
+    assert load["gaps"] == []  # and the recorder kept every tick meanwhile
 
 
 def test_metrics_count_active_sessions_by_wait_event_type(replayed: dict[str, Any]) -> None:
@@ -187,7 +224,15 @@ def test_samples_survive_a_sigkill_and_the_down_time_is_a_gap(
         agent.process.send_signal(signal.SIGKILL)
         killed = time.time()
         agent.process.wait()
-        time.sleep(4)
+        # The post-mortem case: the agent died; its WAL is left as it was.
+        run = subprocess.run(
+            [sys.executable, "-m", "pgwarden", "history", "--at", f"{before:.3f}",
+             "-c", str(tmp_path / "pgwarden.toml")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("Sample of ")
+        time.sleep(max(0.0, killed + 4 - time.time()))
     finally:
         agent.stop()
     agent = start_agent(cluster, tmp_path)

@@ -17,6 +17,7 @@ import {
   rangeWindow,
   secondsOfLocal,
   snapshotPath,
+  stepFor,
   topPath,
   topRows,
 } from "../../src/pgwarden/web/js/history/model.js";
@@ -29,6 +30,7 @@ test("a range is the window of that length ending now, in whole seconds", () => 
 
 test("the paths ask for what the contract names", () => {
   assert.equal(loadPath({ from: 10, to: 20 }), "/history/load?from=10&to=20&by=wait_event_type");
+  assert.equal(loadPath({ from: 0, to: 86400 }), "/history/load?from=0&to=86400&by=wait_event_type&step=120");
   assert.equal(topPath({ from: 10, to: 20 }, "wait_event"), "/history/top?from=10&to=20&by=wait_event&limit=10");
   assert.equal(snapshotPath(1234), "/history/snapshot?at=1234");
 });
@@ -107,9 +109,10 @@ test("a click picks one second, a drag a window shown at its busiest moment", ()
     gaps: [],
   });
   assert.deepEqual(pick(data, 13.6, 13.9), { at: 14, span: null });
-  assert.deepEqual(pick(data, 21.2, 6.5), { at: 18, span: { from: 6, to: 22 } });
-  assert.equal(busiestTime(data, 0, 12), 10); // bucket 8..12, the only one with load
-  assert.equal(busiestTime(data, 30, 40), 30); // all zero: the first bucket that overlaps, clamped
+  assert.deepEqual(pick(data, 21.2, 6.5), { at: 19.999, span: { from: 6, to: 22 } });
+  assert.equal(busiestTime(data, 0, 12), 11.999); // bucket 8..12, the only one with load
+  assert.equal(busiestTime(data, 30, 40), 31.999); // all zero: the first bucket that overlaps
+  assert.equal(busiestTime(data, 6, 14), 13.999); // 12..16 is cut by the window's end
   const gapped = chartData({ from: 0, to: 8, step: 4, series: [], gaps: [[0, 8]] });
   assert.equal(busiestTime(gapped, 0, 8), null);
   assert.deepEqual(pick(gapped, 1, 7), { at: 7, span: { from: 1, to: 7 } });
@@ -173,4 +176,16 @@ test("the as-at field reads and writes local time to the second", () => {
   assert.equal(localOfSeconds(at), "2026-12-01T03:12:07");
   assert.equal(secondsOfLocal(localOfSeconds(at + 0.6)), at);
   for (const bad of ["", null, "03:12:07", "2026-12-01 03:12:07", "2026-12-01T03:12:07Z"]) assert.equal(secondsOfLocal(bad), null);
+});
+
+test("past an hour the chart asks for whole minutes, at most 1000 buckets", () => {
+  const span = (seconds) => ({ from: 1000, to: 1000 + seconds });
+  assert.equal(stepFor(span(3600)), null); // the agent's own step
+  assert.equal(stepFor(span(3601)), 60);
+  assert.equal(stepFor(span(6 * 3600)), 60);
+  assert.equal(stepFor(span(24 * 3600)), 120);
+  assert.equal(stepFor(span(7 * 86400)), 660);
+  for (const seconds of [3601, 6 * 3600, 86400, 7 * 86400, 31 * 86400]) {
+    assert.ok(seconds / stepFor(span(seconds)) <= 1000, String(seconds));
+  }
 });

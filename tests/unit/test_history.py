@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import random
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pgwarden.activity import View
+from pgwarden.db.database import DatabaseUnavailable
 from pgwarden.history import aggregate, encoding, records, views
 from pgwarden.history.aggregate import Unit
 from pgwarden.history.reading import BadTime, History, NoSample, default_step, parse_time
+from pgwarden.history.recorder import Recorder
+from pgwarden.history.report import report
 from pgwarden.history.store import Gap, Retention, SQLiteStore
 from pgwarden.models import Snapshot
+from pgwarden.ticker import Ticker
 from tests.unit.factories import backend
 from tests.unit.history_factories import ROW_LOCK, hot_row, session, tick
 
@@ -79,7 +86,11 @@ def test_a_block_decodes_to_the_ticks_it_was_made_of() -> None:
             ),
         ),
     ]
-    assert encoding.decode_block(encoding.encode_block(ticks)) == ticks
+    blob = encoding.encode_block(ticks)
+    assert encoding.decode_block(blob) == ticks
+    assert encoding.decode_block(blob, at=T0 + 1.5) == [ticks[1]]
+    assert encoding.decode_block(blob, at=T0 + 10) == [ticks[3]]
+    assert encoding.decode_block(blob, at=T0 - 0.001) == []
 
 
 def test_a_reused_pid_is_another_session() -> None:
@@ -297,3 +308,80 @@ def test_a_time_in_a_gap_or_before_the_history_has_no_sample(tmp_path: Path) -> 
     load = history.load(T0, T0 + 100, 1, "wait_event_type", now=T0 + 100)
     assert load["gaps"] == [[T0 + 2, T0 + 20], [T0 + 21, T0 + 100]]
     assert replace(hot_row(T0), at=T0) == hot_row(T0)
+
+
+# ------------------------------------------------------------------ recorder and forest
+
+
+def test_prepared_transactions_stay_apart_by_gid() -> None:
+    first = session(0, backend_type="prepared transaction", state="prepared", gid="a")
+    second = replace(first, gid="b")
+    ticks = [tick(T0, first, second), tick(T0 + 1, first, second)]
+    back = encoding.decode_block(encoding.encode_block(ticks))
+    assert back == ticks
+    assert [b.id for b in records.snapshot_of(back[0]).backends] == ["0:a", "0:b"]
+
+
+def test_a_kept_snapshot_carries_the_blocking_forest() -> None:
+    body = orjson.loads(views.snapshot_body(hot_row(T0, waiters=3)))
+    (root,) = body["tree"]
+    assert (root["id"], root["waiting_behind"]) == (1, 3)
+    assert sorted(child["id"] for child in root["children"]) == [10, 11, 12]
+    assert body["blocking"]["rows"][0]["pid"] == 1
+    assert body["sampled_at"] == body["taken_at"] == "2023-11-14T22:22:00.000+00:00"
+
+
+class FlakySource:
+    """Snapshots of one active session; fails while `down` is set."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    async def snapshot(self) -> Snapshot:
+        if self.down:
+            raise DatabaseUnavailable("connection refused")
+        return Snapshot(datetime.now(UTC), (backend(7, state="active"),), {})
+
+
+def test_the_recorder_keeps_one_tick_per_interval_and_records_why_it_missed_some(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> SQLiteStore:
+        source = FlakySource()
+        ticker = Ticker(source, 0.05)
+        store = SQLiteStore(tmp_path / "history.sqlite3", 0.2)
+        recorder = Recorder(ticker, store)
+        await recorder.start()
+        await asyncio.sleep(1.0)
+        source.down = True
+        await asyncio.sleep(1.0)
+        source.down = False
+        await asyncio.sleep(1.0)
+        await recorder.close()
+        await ticker.close()
+        assert recorder.stats.missed >= 10
+        return store
+
+    store = asyncio.run(scenario())
+    (gap,) = store.gaps(0, T0 * 2)
+    assert "connection refused" in gap.reason
+    assert 0.9 <= gap.end - gap.start <= 1.5
+    kept = [u.at for u in store.tick_units(0, T0 * 2, "state")]
+    spacing = [b - a for a, b in itertools.pairwise(kept) if b - a < 0.5]
+    assert len(kept) >= 8
+    assert min(spacing) >= 0.18  # every fourth tick of the 0.05 s loop, not every one
+    assert all(u.sums["state"] == {"active": 1} for u in store.tick_units(0, T0 * 2, "state"))
+
+
+def test_the_command_line_report_shows_each_waiter_once_under_its_holder() -> None:
+    lines = report(hot_row(T0, waiters=3), T0 + 0.5)
+    assert lines[0] == (
+        "Sample of 2023-11-14T22:22:00.000+00:00 (asked for 2023-11-14T22:22:00.500+00:00): "
+        "4 sessions"
+    )
+    tree = lines[lines.index(next(line for line in lines if line.startswith("Blocking"))) + 1 :]
+    assert tree[0].startswith("1 idle in transaction Client:ClientRead")
+    assert tree[0].endswith("[3 waiting behind]")
+    assert sorted(line.split("└─ ")[1].split()[0] for line in tree[1:]) == ["10", "11", "12"]
+    quiet = report(tick(T0, session(5)), T0)
+    assert quiet[-1] == "Blocking tree: no session waited for a lock."

@@ -1,4 +1,5 @@
-"""Feeds the history from the sampler's snapshots, one tick per interval, writing in a thread.
+"""Feeds the history from the shared tick loop's snapshots (the ones live viewers get), one
+per [history] interval, writing in a thread.
 
 A tick that cannot be kept (PostgreSQL down, disk full) is not invented: the next one kept
 carries the gap before it, with the reason. A full disk pauses recording; every tick retries,
@@ -18,7 +19,7 @@ from pgwarden.history.reading import GAP_TOLERANCE
 from pgwarden.history.records import Tick
 from pgwarden.history.store import Gap, HistorySink, SQLiteStore, StoreError, StoreFull
 from pgwarden.models import RecorderStats
-from pgwarden.sampler import Sampler
+from pgwarden.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,9 @@ LATE = "no sample taken in time"
 
 class Recorder:
     def __init__(
-        self, sampler: Sampler, store: SQLiteStore, extra_sinks: tuple[HistorySink, ...] = ()
+        self, ticker: Ticker, store: SQLiteStore, extra_sinks: tuple[HistorySink, ...] = ()
     ) -> None:
-        self._sampler = sampler
+        self._ticker = ticker
         self._store = store
         self._sinks: tuple[HistorySink, ...] = (store, *extra_sinks)
         self._interval = store.interval
@@ -64,22 +65,24 @@ class Recorder:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        due = time.monotonic()
-        while True:
-            try:
-                snapshot = await self._sampler.snapshot()
-            except Exception as exc:  # the sampler counts and logs it; here it is a missed tick
-                self.stats.missed += 1
-                self._why_missed = f"PostgreSQL unavailable: {exc}"
-            else:
-                tick = records.tick_of(snapshot)
-                await loop.run_in_executor(self._writer, self._write, tick)
-            # Ticks stay on the interval's grid; a late one skips what it overran.
-            due += self._interval
-            now = time.monotonic()
-            if due < now:
-                due = now + self._interval - (now - due) % self._interval
-            await asyncio.sleep(due - now)
+        kept_at: float | None = None
+        async with self._ticker.subscribe() as ticks:
+            async for tick in ticks:
+                if tick.snapshot is None:  # the sampler logged why; here it is a missed tick
+                    self.stats.missed += 1
+                    self._why_missed = tick.error or "no snapshot"
+                    continue
+                at = tick.snapshot.taken_at.timestamp()
+                # A [history] interval longer than the loop's keeps one tick in so many: the
+                # first at least an interval after the last kept, give or take half a tick.
+                if (
+                    kept_at is not None
+                    and at - kept_at < self._interval - self._ticker.interval / 2
+                ):
+                    continue
+                kept_at = at
+                sample = records.tick_of(tick.snapshot)
+                await loop.run_in_executor(self._writer, self._write, sample)
 
     def _write(self, tick: Tick) -> None:
         """In the writer thread: keep one tick in every sink, with the gap before it."""

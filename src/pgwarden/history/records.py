@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pgwarden.models import Backend, LockInfo, Snapshot
-from pgwarden.proc import ProcFigures
+from pgwarden.proc.readings import ProcFigures
 
 # States of a backend with nothing to show: kept only when it holds others up.
 RESTING_STATES = frozenset({None, "idle", "disabled"})
@@ -55,6 +55,7 @@ class SessionSample:
     write_rate: float | None
     iowait: bool | None
     locks: tuple[SampledLock, ...] = ()
+    gid: str | None = None  # a prepared transaction's name (its pid is 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ def tick_of(snapshot: Snapshot) -> Tick:
                 write_rate=figures.write_rate if figures else None,
                 iowait=figures.iowait if figures else None,
                 locks=tuple(_sampled_lock(lock, at) for lock in backend.locks),
+                gid=backend.gid,
             )
         )
     return Tick(at, tuple(sessions))
@@ -172,6 +174,7 @@ def backend_of(session: SessionSample, at: float) -> Backend:
         xmin_age=None,
         blocked_by=session.blocked_by,
         locks=tuple(_lock_info(lock, at) for lock in session.locks),
+        gid=session.gid,
         backend_start=_moment(session.backend_start),
     )
 

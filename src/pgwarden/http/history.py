@@ -19,7 +19,7 @@ from pgwarden.history.store import StoreError
 from pgwarden.http import schemas
 from pgwarden.http.dependencies import services
 from pgwarden.http.errors import ApiError, malformed
-from pgwarden.http.responses import json_response
+from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.routes import Caller, _row_query, caller
 from pgwarden.services import Services
 
@@ -113,10 +113,10 @@ async def history_snapshot(
     svc: Annotated[Services, Depends(services)],
     at: TimeParameter = None,
 ) -> Response:
-    """The three views of the last sample at or before `at`, from that one sample."""
+    """The three views and the blocking forest of the last sample at or before `at`."""
     now = time.time()
     tick = await _read(svc.history.tick_at, _time("at", at, now), now)
-    return json_response(views.snapshot_body(tick))
+    return json_bytes_response(views.snapshot_body(tick))
 
 
 @router.get("/history/load", response_model=schemas.HistoryLoadBody, responses=WINDOW_ERRORS)

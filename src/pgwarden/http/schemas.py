@@ -1,5 +1,9 @@
-"""Shapes for the OpenAPI document only: bodies are parsed and written by hand for speed and
-for the seed's exact error messages, and these models say truthfully what they look like.
+"""Bodies for the OpenAPI document: requests are parsed by hand (for the seed's exact error
+messages) and answers written by hand (for speed); these models say what they look like.
+
+The rows of the activity views are defined once, in pgwarden/shapes.py, and used here. An
+answer's model forbids undeclared keys (`additionalProperties: false`), so a key added to
+an answer and not to its model fails the tests that validate live answers.
 """
 
 from __future__ import annotations
@@ -8,8 +12,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pgwarden.shapes import ActivityRow, BlockingRow, LockRow
 
-class ErrorBody(BaseModel):
+
+class Answer(BaseModel):
+    """A response body: every key declared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Answer):
     error: str = Field(examples=["Invalid session."])
 
 
@@ -18,26 +30,26 @@ class LoginBody(BaseModel):
     password: str
 
 
-class SessionBody(BaseModel):
+class SessionBody(Answer):
     session: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class LogoutBody(BaseModel):
+class LogoutBody(Answer):
     logout: Literal[True]
 
 
-class ProfileBody(BaseModel):
+class ProfileBody(Answer):
     username: str
     role: Literal["admin", "viewer"]
 
 
-class HistoryStatus(BaseModel):
+class HistoryStatus(Answer):
     enabled: bool
     recording: bool
     paused: str | None = Field(description="why recording is paused (a full disk...), or null")
 
 
-class ProcessFiguresStatus(BaseModel):
+class ProcessFiguresStatus(Answer):
     available: bool = Field(description="whether /proc figures of the backends are read")
     reason: str | None = Field(
         description="why not: the agent's backend's parent is not this cluster's postmaster "
@@ -45,41 +57,14 @@ class ProcessFiguresStatus(BaseModel):
     )
 
 
-class StatusBody(BaseModel):
+class StatusBody(Answer):
     status: Literal["ok"]
     version: str
     history: HistoryStatus
     process_figures: ProcessFiguresStatus
 
 
-NotAvailable = Literal["N/A"]
-UNREADABLE = ' "N/A" when /proc/<pid> cannot be read (as temboard-agent 7.x)'
-SINCE = " since the previous reading, or over the process's lifetime on its first one"
-
-
-class ProcessFigures(BaseModel):
-    """The seed's process keys (never null) and their numeric twins (null when unreadable)."""
-
-    cpu: float | NotAvailable = Field(description="% of one CPU" + SINCE + ";" + UNREADABLE)
-    memory: float | NotAvailable = Field(
-        description="resident memory, % of the host's RAM;" + UNREADABLE
-    )
-    read_s: str = Field(
-        examples=["12.50K"], description="bytes read per second" + SINCE + ";" + UNREADABLE
-    )
-    write_s: str = Field(
-        examples=["0.00B"], description="bytes written per second" + SINCE + ";" + UNREADABLE
-    )
-    iow: Literal["Y", "N"] | NotAvailable = Field(
-        description="in uninterruptible I/O wait;" + UNREADABLE
-    )
-    cpu_pct: float | None = Field(description="cpu as a number; null when unreadable")
-    memory_pct: float | None = Field(description="memory as a number; null when unreadable")
-    read_bytes_s: float | None = Field(description="read_s in bytes/s; null when unreadable")
-    write_bytes_s: float | None = Field(description="write_s in bytes/s; null when unreadable")
-
-
-class DiscoverBody(BaseModel):
+class DiscoverBody(Answer):
     hostname: str | None
     cpu: int | None = Field(description="CPU cores")
     memory_size: int | None = Field(description="bytes of RAM")
@@ -91,75 +76,22 @@ class DiscoverBody(BaseModel):
     plugins: list[str] = Field(examples=[["activity"]])
 
 
-class ActivityRow(ProcessFigures):
-    pid: int
-    database: str | None
-    user: str | None
-    client: str | None
-    wait: Literal["Y", "N"]
-    duration: str = Field(examples=["1.900"], description="seconds since query_start")
-    state: str | None
-    query: str | None
-    application_name: str | None
-    backend_type: str | None
-    wait_event_type: str | None
-    wait_event: str | None
-    xact_start: str | None
-    query_start: str | None
-    blocked_by: list[int]
-    backend_start: str | None = Field(
-        examples=["2026-11-27T17:38:12.482913+00:00"],
-        description="when the backend started; send it back with kill or cancel, so a pid "
-        "reused since is refused",
-    )
-
-
-class LockRow(ProcessFigures):
-    pid: int = Field(description="0 for a prepared transaction")
-    database: str | None
-    user: str | None
-    relation: str = Field(
-        description='schema-qualified table, " " when not a relation lock; when it has no name, '
-        "which relation of which database, and why"
-    )
-    type: str | None = Field(examples=["transactionid"])
-    mode: str | None = Field(examples=["ShareLock"])
-    state: str | None
-    duration: float
-    query: str | None
-    application_name: str | None
-    backend_type: str | None
-    leader_pid: int | None = Field(description="a parallel worker's leader, the pid to act on")
-    id: int | str = Field(
-        examples=[4242, "0:batch-17"],
-        description='the pid, or "0:<gid>" for a prepared transaction: its node id in the tree',
-    )
-    blocked_by: list[int] = Field(description="from pg_blocking_pids(); 0 is a prepared xact")
-    wait_duration: float | None
-
-
-class BlockingRow(LockRow):
-    blocked_pids: list[int]
-    blocked_count: int
-    root: bool
-
-
-class ActivityBody(BaseModel):
+class ActivityBody(Answer):
     rows: list[ActivityRow]
     total: int
 
 
-class WaitingBody(BaseModel):
+class WaitingBody(Answer):
     rows: list[LockRow]
     total: int
 
 
-class BlockingBody(BaseModel):
+class BlockingBody(Answer):
     rows: list[BlockingRow]
     total: int
 
 
-class TreeNode(BaseModel):
+class TreeNode(Answer):
     id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
     pid: int = Field(description="0 for a prepared transaction")
     waiting_behind: int = Field(
@@ -178,14 +110,14 @@ class TreeNode(BaseModel):
     )
 
 
-class ServerOverview(BaseModel):
+class ServerOverview(Answer):
     version: str = Field(examples=["15.10"], description="server_version")
     version_num: int = Field(examples=[150010], description="server_version_num")
     started_at: str = Field(description="pg_postmaster_start_time(), ISO 8601")
     uptime: float = Field(description="seconds since the server started")
 
 
-class ConnectionsOverview(BaseModel):
+class ConnectionsOverview(Answer):
     total: int = Field(description="client backends, the agent's own connections included")
     by_state: dict[str, int] = Field(
         examples=[{"active": 3, "idle": 40, "idle in transaction": 2}],
@@ -197,7 +129,7 @@ class ConnectionsOverview(BaseModel):
     available: int = Field(description="slots left for roles without reserved ones")
 
 
-class TransactionsOverview(BaseModel):
+class TransactionsOverview(Answer):
     commits_per_s: float | None = Field(description="cluster-wide, over `window`")
     rollbacks_per_s: float | None
     window: float | None = Field(
@@ -205,7 +137,7 @@ class TransactionsOverview(BaseModel):
     )
 
 
-class OldestTransaction(BaseModel):
+class OldestTransaction(Answer):
     id: int | str = Field(description='the pid, or "0:<gid>" for a prepared transaction')
     pid: int
     state: str | None
@@ -213,7 +145,7 @@ class OldestTransaction(BaseModel):
     age: float = Field(description="seconds since xact_start")
 
 
-class HostOverview(BaseModel):
+class HostOverview(Answer):
     load_average: list[float] = Field(description="1, 5 and 15 minutes")
     cpu_count: int | None
     cpu_pct: float = Field(description="% of all CPUs, since the previous snapshot")
@@ -222,7 +154,7 @@ class HostOverview(BaseModel):
     memory_available: int = Field(description="bytes")
 
 
-class OverviewBody(BaseModel):
+class OverviewBody(Answer):
     server: ServerOverview | None
     connections: ConnectionsOverview | None
     transactions: TransactionsOverview
@@ -236,7 +168,7 @@ class OverviewBody(BaseModel):
     host: HostOverview | None
 
 
-class SnapshotBody(BaseModel):
+class SnapshotBody(Answer):
     taken_at: str = Field(description="when the snapshot was taken, ISO 8601 with offset")
     running: ActivityBody
     waiting: WaitingBody
@@ -257,22 +189,23 @@ class HistoryBlockingBody(BlockingBody):
     sampled_at: str
 
 
-class HistorySnapshotBody(BaseModel):
+class HistorySnapshotBody(Answer):
     sampled_at: str
     taken_at: str
     running: ActivityBody
     waiting: WaitingBody
     blocking: BlockingBody
+    tree: list[TreeNode] = Field(description="the blocking forest of that sample")
 
 
-class LoadSeries(BaseModel):
+class LoadSeries(Answer):
     key: str | None = Field(description="the value split by; CPU for a session waiting on nothing")
     points: list[tuple[float, float]] = Field(
         description="[bucket start, average sessions] for every sampled bucket"
     )
 
 
-class HistoryLoadBody(BaseModel):
+class HistoryLoadBody(Answer):
     from_: float = Field(alias="from")
     to: float
     step: float
@@ -281,14 +214,14 @@ class HistoryLoadBody(BaseModel):
     gaps: list[tuple[float, float]] = Field(description="spans when no sample was taken")
 
 
-class TopRow(BaseModel):
+class TopRow(Answer):
     key: str | None
     aas: float = Field(description="session-samples over the window's sampled ticks")
     peak: int = Field(description="the most sessions with this key in one sample")
     samples: int
 
 
-class HistoryTopBody(BaseModel):
+class HistoryTopBody(Answer):
     rows: list[TopRow]
 
 
@@ -307,27 +240,27 @@ class PidsBody(BaseModel):
     pids: list[int | PidItem] = Field(min_length=1, max_length=1000)
 
 
-class KilledRow(BaseModel):
+class KilledRow(Answer):
     pid: int
     killed: bool
     reason: str | None
 
 
-class KillBody(BaseModel):
+class KillBody(Answer):
     backends: list[KilledRow]
 
 
-class CancelledRow(BaseModel):
+class CancelledRow(Answer):
     pid: int
     cancelled: bool
     reason: str | None
 
 
-class CancelBody(BaseModel):
+class CancelBody(Answer):
     backends: list[CancelledRow]
 
 
-class AuditBody(BaseModel):
+class AuditBody(Answer):
     entries: list[dict[str, Any]]
 
 

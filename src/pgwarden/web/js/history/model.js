@@ -44,8 +44,18 @@ export function rangeWindow(id, nowMs) {
   return { from: to - rangeById(id).seconds, to };
 }
 
+// Up to an hour the agent's own step (the interval's smallest multiple giving at most 1000
+// buckets, read from raw samples); longer, whole minutes, which it reads from its per-minute
+// rollups instead of every sample (bench/history_page.py measures both).
+export function stepFor(span) {
+  const seconds = span.to - span.from;
+  return seconds <= 3600 ? null : 60 * Math.ceil(seconds / 60 / 1000);
+}
+
 export function loadPath(span) {
+  const step = stepFor(span);
   const query = new URLSearchParams({ from: String(span.from), to: String(span.to), by: "wait_event_type" });
+  if (step !== null) query.set("step", String(step));
   return `/history/load?${query}`;
 }
 
@@ -112,8 +122,9 @@ export function busiestTime(data, from, to) {
     if (best === null || value > best.value) best = { t, value };
   });
   if (best === null) return null;
-  // The middle of the bucket, kept inside the window: its samples are at or before it.
-  return Math.min(Math.max(Math.floor(best.t + data.step / 2), from), to);
+  // Just before the bucket's end: the last sample at or before it is one of the bucket's own
+  // (its middle may come before the first of them, at the start of the history).
+  return Math.round((Math.min(best.t + data.step, to) - 0.001) * 1000) / 1000;
 }
 
 // A click is a second; a drag is a window, shown at its busiest moment.

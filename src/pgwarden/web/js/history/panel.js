@@ -120,7 +120,7 @@ function topTable(top, rows) {
   return section;
 }
 
-// context: {api, expired, showHistory({snapshot, at, window}), live()} from the page.
+// context: {api, expired, showHistory({snapshot, at, span}), live()} from the page.
 export function createHistoryPanel() {
   const state = {
     context: null,
@@ -131,7 +131,7 @@ export function createHistoryPanel() {
     zoom: null, // the {from, to} drawn instead of the range, after "Zoom to the window"
     data: null,
     chart: null,
-    picked: null, // {at, window} of the pick shown, if any
+    picked: null, // {at, span} of the pick shown, if any (span: the window dragged over)
     generation: 0, // of the latest load: answers to older ones are dropped
   };
 
