@@ -14,7 +14,7 @@ from pgwarden.forest import blocking_forest, encode_forest
 from pgwarden.humanize import format_bytes
 from pgwarden.models import Backend, LockInfo, Snapshot
 from pgwarden.overview import render_overview
-from pgwarden.proc import UNREADABLE, ProcFigures
+from pgwarden.proc.readings import UNREADABLE, ProcFigures
 from pgwarden.shapes import (
     ActivityRow,
     BlockingRow,

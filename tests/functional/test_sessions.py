@@ -102,9 +102,12 @@ def test_status_needs_no_session_and_tells_no_secret(agent: Agent) -> None:
     response = httpx.get(f"{agent.url}/status")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "version", "process_figures", "history"}
-    assert body["status"] == "ok"
-    assert body["process_figures"] == {"available": True, "reason": None}  # beside its cluster
+    assert body == {
+        "status": "ok",
+        "version": body["version"],
+        "history": {"enabled": True, "recording": body["history"]["recording"], "paused": None},
+        "process_figures": {"available": True, "reason": None},  # beside its cluster
+    }
     assert response.headers["server"].startswith(f"pgwarden/{body['version']} Python/")
 
 
