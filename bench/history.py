@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import os
 import random
 import sqlite3
 import statistics
@@ -313,13 +314,13 @@ def write_week(path: Path, end: float) -> float:
                     continue
                 target = table + shift
                 conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS rollup_{target} "
-                    "(hour INTEGER PRIMARY KEY, minutes BLOB NOT NULL)"
+                    f"CREATE TABLE IF NOT EXISTS rollup_{target} (hour INTEGER NOT NULL, "
+                    "dimension TEXT NOT NULL, minutes BLOB NOT NULL, PRIMARY KEY (hour, dimension))"
                 )
-                rows = conn.execute(f"SELECT hour, minutes FROM rollup_{table}").fetchall()
+                hours = conn.execute(f"SELECT hour, dimension, minutes FROM rollup_{table}")
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO rollup_{target} VALUES (?, ?)",
-                    [(h + shift, _shift_minutes(b, shift)) for h, b in rows],
+                    f"INSERT OR REPLACE INTO rollup_{target} VALUES (?, ?, ?)",
+                    [(h, d, _shift_minutes(b, shift)) for h, d, b in hours.fetchall()],
                 )
     conn.close()
     return time.perf_counter() - started
@@ -435,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost-seconds", type=int, default=60)
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    load_before = os.getloadavg()[0]
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {load_before:.2f}")
     with tempfile.TemporaryDirectory(prefix="pgwarden-bench-history-") as folder:
         root = Path(folder)
         if "footprint" in parts:
@@ -482,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 cluster.stop()
                 cluster.remove()
+    print(f"\nload average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     return 0
 
 

@@ -224,7 +224,15 @@ def test_samples_survive_a_sigkill_and_the_down_time_is_a_gap(
         agent.process.send_signal(signal.SIGKILL)
         killed = time.time()
         agent.process.wait()
-        time.sleep(4)
+        # The post-mortem case: the agent died; its WAL is left as it was.
+        run = subprocess.run(
+            [sys.executable, "-m", "pgwarden", "history", "--at", f"{before:.3f}",
+             "-c", str(tmp_path / "pgwarden.toml")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.startswith("Sample of ")
+        time.sleep(max(0.0, killed + 4 - time.time()))
     finally:
         agent.stop()
     agent = start_agent(cluster, tmp_path)

@@ -159,11 +159,7 @@ def prepared(cluster: Cluster) -> Iterator[list[str]]:
     yield names
     with cluster.connect() as conn:
         for gid in names:
-            # "SELECT FROM" yields a row of no columns: an empty tuple, false, so test for None
-            if (
-                conn.execute("SELECT FROM pg_prepared_xacts WHERE gid = %s", [gid]).fetchone()
-                is not None
-            ):
+            if conn.execute("SELECT 1 FROM pg_prepared_xacts WHERE gid = %s", [gid]).fetchone():
                 conn.execute(f"ROLLBACK PREPARED '{gid}'")
 
 

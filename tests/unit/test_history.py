@@ -21,6 +21,7 @@ from pgwarden.history import aggregate, encoding, records, views
 from pgwarden.history.aggregate import Unit
 from pgwarden.history.reading import BadTime, History, NoSample, default_step, parse_time
 from pgwarden.history.recorder import Recorder
+from pgwarden.history.report import report
 from pgwarden.history.store import Gap, Retention, SQLiteStore
 from pgwarden.models import Snapshot
 from pgwarden.ticker import Ticker
@@ -85,7 +86,11 @@ def test_a_block_decodes_to_the_ticks_it_was_made_of() -> None:
             ),
         ),
     ]
-    assert encoding.decode_block(encoding.encode_block(ticks)) == ticks
+    blob = encoding.encode_block(ticks)
+    assert encoding.decode_block(blob) == ticks
+    assert encoding.decode_block(blob, at=T0 + 1.5) == [ticks[1]]
+    assert encoding.decode_block(blob, at=T0 + 10) == [ticks[3]]
+    assert encoding.decode_block(blob, at=T0 - 0.001) == []
 
 
 def test_a_reused_pid_is_another_session() -> None:
@@ -366,3 +371,17 @@ def test_the_recorder_keeps_one_tick_per_interval_and_records_why_it_missed_some
     assert len(kept) >= 8
     assert min(spacing) >= 0.18  # every fourth tick of the 0.05 s loop, not every one
     assert all(u.sums["state"] == {"active": 1} for u in store.tick_units(0, T0 * 2, "state"))
+
+
+def test_the_command_line_report_shows_each_waiter_once_under_its_holder() -> None:
+    lines = report(hot_row(T0, waiters=3), T0 + 0.5)
+    assert lines[0] == (
+        "Sample of 2023-11-14T22:22:00.000+00:00 (asked for 2023-11-14T22:22:00.500+00:00): "
+        "4 sessions"
+    )
+    tree = lines[lines.index(next(line for line in lines if line.startswith("Blocking"))) + 1 :]
+    assert tree[0].startswith("1 idle in transaction Client:ClientRead")
+    assert tree[0].endswith("[3 waiting behind]")
+    assert sorted(line.split("└─ ")[1].split()[0] for line in tree[1:]) == ["10", "11", "12"]
+    quiet = report(tick(T0, session(5)), T0)
+    assert quiet[-1] == "Blocking tree: no session waited for a lock."

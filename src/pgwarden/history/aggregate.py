@@ -141,6 +141,26 @@ def decode_tick_counts(blob: bytes, dimension: str | None = None) -> list[Unit]:
     return [Unit.of_tick(t / 1000, c) for t, c in zip(times, counts, strict=True)]
 
 
+def only(units: Sequence[Unit], dimension: str) -> list[Unit]:
+    """The units with one dimension's counts: each dimension is stored (and read) apart."""
+    return [
+        Unit(u.at, u.ticks, {dimension: u.sums.get(dimension, {})},
+             {dimension: u.peaks.get(dimension, {})})
+        for u in units
+    ]  # fmt: skip
+
+
+def merge_dimensions(parts: Iterable[Sequence[Unit]]) -> list[Unit]:
+    """Units of the same minutes, one dimension each, as units with every dimension."""
+    merged: dict[float, Unit] = {}
+    for units in parts:
+        for u in units:
+            whole = merged.setdefault(u.at, Unit(u.at, u.ticks, {}, {}))
+            whole.sums.update(u.sums)
+            whole.peaks.update(u.peaks)
+    return [merged[at] for at in sorted(merged)]
+
+
 def encode_minutes(units: Sequence[Unit]) -> bytes:
     """Minute rollups (an hour of them, say) as one blob: texts repeat within it and fold."""
     payload = [

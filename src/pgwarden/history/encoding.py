@@ -10,6 +10,7 @@ next is a run that zlib folds to almost nothing.
 
 from __future__ import annotations
 
+import bisect
 import math
 import zlib
 from collections.abc import Sequence
@@ -182,13 +183,20 @@ def encode_block(ticks: Sequence[Tick], level: int = LEVEL) -> bytes:
     return zlib.compress(orjson.dumps(payload), level)
 
 
-def decode_block(blob: bytes) -> list[Tick]:
-    """The ticks of a blob written by encode_block, sessions in their recorded order."""
+def decode_block(blob: bytes, at: float | None = None) -> list[Tick]:
+    """The ticks of a blob written by encode_block, sessions in their recorded order; given
+    `at`, only the last tick at or before it (none if the block starts later)."""
     data = orjson.loads(zlib.decompress(blob))
     if data.get("v") != FORMAT:
         raise ValueError(f"unknown block format {data.get('v')!r}")
     base: int = data["base"]
     text: list[str | None] = data["s"]
+    wanted = None
+    if at is not None:
+        times = [base + offset for offset in data["t"]]
+        wanted = bisect.bisect_right(times, round(at * 1000)) - 1
+        if wanted < 0:
+            return []
     # Filled identity by identity: sessions come back in order of first appearance.
     per_tick: list[list[SessionSample]] = [[] for _ in data["t"]]
     row = 0
@@ -197,6 +205,9 @@ def decode_block(blob: bytes) -> list[Tick]:
         index = -1
         for _ in range(count):
             index += data["ti"][row]
+            if wanted is not None and index != wanted:
+                row += 1
+                continue
             blocked = text[data["bb"][row]]
             per_tick[index].append(
                 SessionSample(
@@ -225,13 +236,9 @@ def decode_block(blob: bytes) -> list[Tick]:
                 )
             )
             row += 1
+    if wanted is not None:
+        return [Tick((base + data["t"][wanted]) / 1000, tuple(per_tick[wanted]))]
     return [
         Tick((base + offset) / 1000, tuple(sessions))
         for offset, sessions in zip(data["t"], per_tick, strict=True)
     ]
-
-
-def tick_times(blob: bytes) -> list[float]:
-    data = orjson.loads(zlib.decompress(blob))
-    base: int = data["base"]
-    return [(base + offset) / 1000 for offset in data["t"]]

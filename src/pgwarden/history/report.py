@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pgwarden import locks
+from typing import Any
+
+from pgwarden.forest import blocking_forest
 from pgwarden.history.reading import iso
 from pgwarden.history.records import Tick, snapshot_of
 from pgwarden.models import Backend
@@ -42,29 +44,19 @@ def report(tick: Tick, asked: float) -> list[str]:
             f"{(b.user or '-') + '@' + (b.database or '-'):<24} {_query(b)}"
         )
     lines.append("")
-    waits = locks.lock_waits(backends)
-    blockers = locks.blockers(backends, waits)
-    if not blockers:
+    roots = blocking_forest(backends)
+    if not roots:
         lines.append("Blocking tree: no session waited for a lock.")
         return lines
-    lines.append("Blocking tree (each waiter under the first session it waited for):")
-    by_pid = {b.pid: b for b in backends}
-    waiters_of = {b.backend.pid: b.blocked_pids for b in blockers}
-    shown: set[int] = set()
-
-    def walk(pid: int, depth: int) -> None:
-        shown.add(pid)
-        backend = by_pid.get(pid)
-        text = _line(backend) if backend else f"{pid} (not kept)"
-        lines.append(f"{'    ' * depth}{'└─ ' if depth else ''}{text}")
-        for child in waiters_of.get(pid, ()):
-            if child not in shown:
-                walk(child, depth + 1)
-
-    for blocker in blockers:
-        if blocker.root and blocker.backend.pid not in shown:
-            walk(blocker.backend.pid, 0)
-    for wait in waits:  # in a cycle (a deadlock about to be broken) no one is a root
-        if wait.backend.pid not in shown:
-            walk(wait.backend.pid, 0)
+    lines.append("Blocking tree (each waiter once, under the session it waits for):")
+    by_id = {b.id: b for b in backends}
+    # Depth first, without recursion: a chain of waiters may be deeper than Python recurses.
+    pending: list[tuple[dict[str, Any], int]] = [(root, 0) for root in reversed(roots)]
+    while pending:
+        node, depth = pending.pop()
+        backend = by_id.get(node["id"])
+        text = _line(backend) if backend else f"{node['id']} (not kept)"
+        behind = f" [{node['waiting_behind']} waiting behind]" if node["waiting_behind"] else ""
+        lines.append(f"{'    ' * depth}{'└─ ' if depth else ''}{text}{behind}")
+        pending.extend((child, depth + 1) for child in reversed(node["children"]))
     return lines

@@ -5,7 +5,8 @@ The embedded store keeps, in one SQLite file:
   crash loses at most the tick being written;
 - `raw_<hour>`: one table per hour of ticks, one row per minute: the block of its ticks
   (`encoding`) and their per-tick counts by key (`aggregate`), for load charts at any step;
-- `rollup_<day>`: one table per day of per-minute counts, one row per hour, kept longer;
+- `rollup_<day>`: one table per day of per-minute counts, one row per hour and dimension
+  (a ranking by query reads no other counts), kept longer;
 - `gaps`: the spans when a sample was due and not taken, and why.
 Old data goes by dropping whole tables, oldest first: no row deletes that leave the file
 full of holes until a VACUUM. Pages of a dropped table are reused by the next ones.
@@ -247,21 +248,27 @@ class SQLiteStore:
         )
         units = aggregate.rollup(Unit.of_tick(t.at, c) for t, c in zip(ticks, counts, strict=True))
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS rollup_{day} (hour INTEGER PRIMARY KEY, "
-            "minutes BLOB NOT NULL)"
+            f"CREATE TABLE IF NOT EXISTS rollup_{day} (hour INTEGER NOT NULL, "
+            "dimension TEXT NOT NULL, minutes BLOB NOT NULL, PRIMARY KEY (hour, dimension))"
         )
         if self._hour_minutes is not None and self._hour_minutes[0] == hour:
             minutes = list(self._hour_minutes[1])
         else:
-            row = conn.execute(f"SELECT minutes FROM rollup_{day} WHERE hour = ?", (hour,))
-            found = row.fetchone()
-            minutes = aggregate.decode_minutes(found[0]) if found else []
+            minutes = self._rollup_hour(conn, day, hour)
         minutes = [m for m in minutes if m.at != minute] + units
-        conn.execute(
-            f"INSERT OR REPLACE INTO rollup_{day} VALUES (?, ?)",
-            (hour, aggregate.encode_minutes(minutes)),
+        conn.executemany(
+            f"INSERT OR REPLACE INTO rollup_{day} VALUES (?, ?, ?)",
+            [
+                (hour, dimension, aggregate.encode_minutes(aggregate.only(minutes, dimension)))
+                for dimension in aggregate.DIMENSIONS
+            ],
         )
         return hour, minutes
+
+    @staticmethod
+    def _rollup_hour(conn: sqlite3.Connection, day: int, hour: int) -> list[Unit]:
+        rows = conn.execute(f"SELECT minutes FROM rollup_{day} WHERE hour = ?", (hour,))
+        return aggregate.merge_dimensions(aggregate.decode_minutes(blob) for (blob,) in rows)
 
     def _expire(self, conn: sqlite3.Connection, now: float) -> None:
         """Drop raw hours past `keep`, rollup days past `keep_rollups`, then the oldest raw hours
@@ -288,7 +295,7 @@ class SQLiteStore:
     @staticmethod
     def _drop_oldest_rollup_hour(conn: sqlite3.Connection, day: int, current_hour: int) -> bool:
         """Last resort under the cap (today's rollups alone are too big: thousands of distinct
-        query texts): the oldest hour of today's rollups goes, one row."""
+        query texts): the oldest hour of today's rollups goes, one row per dimension."""
         deleted = conn.execute(
             f"DELETE FROM rollup_{day} WHERE hour = (SELECT min(hour) FROM rollup_{day}) "
             "AND hour < ?",
@@ -374,8 +381,7 @@ class SQLiteStore:
                     (at,),
                 ).fetchone()
                 if row is not None:
-                    ticks = [t for t in encoding.decode_block(row[0]) if t.at <= at]
-                    return ticks[-1]
+                    return encoding.decode_block(row[0], at)[-1]
             return None
 
     def gaps(self, start: float, end: float) -> list[Gap]:
@@ -416,10 +422,12 @@ class SQLiteStore:
                 if day + DAY <= start or day >= end:
                     continue
                 rows = conn.execute(
-                    f"SELECT minutes FROM rollup_{day} WHERE hour < ? AND hour + 3600 > ? "
-                    "ORDER BY hour",
-                    (end, start),
+                    f"SELECT dimension, minutes FROM rollup_{day} WHERE hour < ? "
+                    "AND hour + 3600 > ? AND (dimension = ? OR ? IS NULL) ORDER BY hour",
+                    (end, start, dimension, dimension),
                 ).fetchall()
-                for (blob,) in rows:
-                    units.extend(aggregate.decode_minutes(blob, dimension))
+                parts: dict[str, list[Unit]] = {}
+                for name, blob in rows:
+                    parts.setdefault(name, []).extend(aggregate.decode_minutes(blob))
+                units.extend(aggregate.merge_dimensions(parts.values()))
         return [u for u in units if start <= u.at and u.at + 60 <= end]
