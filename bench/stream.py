@@ -1,14 +1,16 @@
 """What viewers cost the agent: stream subscribers against clients polling the snapshot.
 
     .venv/bin/python -m bench.stream [--backends 1000] [--viewers 1,5,20] [--seconds 12]
+                                     [--history]
 
 One cluster with --backends idle client backends and one pgwarden agent ([sampler]
-interval 1 s). For each number of viewers, first that many GET /activity/stream
-subscribers, then that many clients polling GET /activity/snapshot once per interval
-(each at its own offset within the interval, as browsers opened at different moments
-poll): the agent's CPU (every thread and child, from schedstat) and its PostgreSQL
-backends' CPU, per second and per viewer, over --seconds after a warm-up. Prints a
-Markdown table. Every process started here is stopped by its pid.
+interval 1 s; its history recorder off unless --history, so only the viewers listen).
+For each number of viewers, first that many GET /activity/stream subscribers, then that
+many clients polling GET /activity/snapshot once per interval (each at its own offset
+within the interval, as browsers opened at different moments poll): the agent's CPU
+(every thread and child, from schedstat) and its PostgreSQL backends' CPU, per second and
+per viewer, over --seconds after a warm-up. Prints a Markdown table. Every process
+started here is stopped by its pid.
 """
 
 from __future__ import annotations
@@ -174,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", type=int, default=1000)
     parser.add_argument("--viewers", default="1,5,20")
     parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="keep the history recorder on (the default of the agent): one more listener",
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.viewers.split(",")]
 
@@ -192,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     admin = None
     try:
         admin = cluster.connect(application_name="bench-admin")
-        agent = Pgwarden.start(cluster, cluster.root / "pgwarden")
+        extra = "" if args.history else "[history]\nenabled = false\n"
+        agent = Pgwarden.start(cluster, cluster.root / "pgwarden", extra)
         open_idle(cluster, idle, args.backends)
         for mode in ("stream", "poll"):
             for n in counts:
@@ -213,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{started_at:%Y-%m-%d %H:%M} UTC on {machine()}; PostgreSQL "
         f"{cluster.bindir.parent.name}; {args.backends} idle backends; [sampler] interval "
-        f"{INTERVAL:g} s; {args.seconds:g} s per cell after {WARMUP:g} s of warm-up; load "
+        f"{INTERVAL:g} s; history recorder {'on' if args.history else 'off'}; "
+        f"{args.seconds:g} s per cell after {WARMUP:g} s of warm-up; load "
         f"average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
     print()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -106,6 +107,14 @@ def refusal(
     return None
 
 
+def _target(pid: int, columns: Sequence[Any]) -> Target:
+    """A Target from the columns the signal and target statements begin with."""
+    backend_type, user, database, application, started, query, encoding = columns[:7]
+    return Target(
+        pid, backend_type, user, database, application, started, decode_query(query, encoding)
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -131,19 +140,14 @@ class Actions:
         try:
             rows = await self._db.query(self._db.control, action.value, params)
         except PermissionDenied as exc:
-            return Outcome(item.pid, False, f"permission denied: {exc}"), None
+            # The error undid the statement's row: read the target again, for the audit log.
+            found = await self._db.query(self._db.control, "target", {"pid": item.pid})
+            described = _target(item.pid, found[0]) if found else None
+            return Outcome(item.pid, False, f"permission denied: {exc}"), described
         if not rows:
             return Outcome(item.pid, False, NOT_A_BACKEND), None
-        backend_type, user, database, application, started, query, encoding, signalled = rows[0]
-        target = Target(
-            item.pid,
-            backend_type,
-            user,
-            database,
-            application,
-            started,
-            decode_query(query, encoding),
-        )
+        *columns, signalled = rows[0]
+        target = _target(item.pid, columns)
         if signalled is None:
             reason = refusal(item, target, own_pids, self._guards) or "refused by the guards"
             return Outcome(item.pid, False, reason), target

@@ -14,7 +14,7 @@ from pgwarden.forest import blocking_forest, encode_forest
 from pgwarden.humanize import format_bytes
 from pgwarden.models import Backend, LockInfo, Snapshot
 from pgwarden.overview import render_overview
-from pgwarden.proc import UNREADABLE, ProcFigures
+from pgwarden.proc.readings import UNREADABLE, ProcFigures
 from pgwarden.shapes import (
     ActivityRow,
     BlockingRow,
@@ -146,22 +146,19 @@ def _shown(value: float | None) -> float | NotAvailable:
     return NOT_AVAILABLE if value is None else value
 
 
-def _rate_number(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
 def activity_row(backend: Backend, figures: ProcFigures) -> ActivityRow:
     """The seed's /activity row, then our extra keys; one dict literal, built once per row."""
+    cpu, memory, read, write, iowait = figures
     return {
         "pid": backend.pid,
         "database": backend.database,
         "user": backend.user,
         "client": backend.client,
-        "cpu": _shown(figures.cpu),
-        "memory": _shown(figures.memory),
-        "read_s": _rate(figures.read_rate),
-        "write_s": _rate(figures.write_rate),
-        "iow": _iow(figures.iowait),
+        "cpu": NOT_AVAILABLE if cpu is None else cpu,
+        "memory": NOT_AVAILABLE if memory is None else memory,
+        "read_s": ZERO_RATE if read == 0 else _rate(read),
+        "write_s": ZERO_RATE if write == 0 else _rate(write),
+        "iow": NOT_AVAILABLE if iowait is None else ("Y" if iowait else "N"),
         "wait": "Y" if backend.waits_on_lock else "N",
         "duration": f"{backend.duration if backend.duration > 0 else 0.0:.3f}",
         "state": backend.state,
@@ -173,10 +170,10 @@ def activity_row(backend: Backend, figures: ProcFigures) -> ActivityRow:
         "xact_start": backend.xact_start,
         "query_start": backend.query_start,
         "blocked_by": list(backend.blocked_by) if backend.blocked_by else [],
-        "cpu_pct": figures.cpu,
-        "memory_pct": figures.memory,
-        "read_bytes_s": _rate_number(figures.read_rate),
-        "write_bytes_s": _rate_number(figures.write_rate),
+        "cpu_pct": cpu,
+        "memory_pct": memory,
+        "read_bytes_s": read,
+        "write_bytes_s": write,
         "backend_start": backend.backend_start,
     }
 
@@ -204,8 +201,8 @@ def lock_row(backend: Backend, figures: ProcFigures, lock: LockInfo | None) -> L
         "leader_pid": backend.leader_pid if backend.leader_pid != backend.pid else None,
         "cpu_pct": figures.cpu,
         "memory_pct": figures.memory,
-        "read_bytes_s": _rate_number(figures.read_rate),
-        "write_bytes_s": _rate_number(figures.write_rate),
+        "read_bytes_s": figures.read_rate,
+        "write_bytes_s": figures.write_rate,
         # the forest's node id: several prepared transactions share pid 0
         "id": backend.id,
     }

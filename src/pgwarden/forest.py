@@ -87,7 +87,7 @@ class _Graph:
             found = [by_pid[pid] for pid in wait.blocked_by if pid in by_pid]
             if 0 in wait.blocked_by:
                 found.extend(p for p in prepared if p in conflicting)
-            blockers = found  # pids come once (Backend.from_row), and so do indices
+            blockers = found  # pids come once (rows.backend_from_columns), and so do indices
             self.waits[waiter] = wait
             self.seconds[waiter] = _wait_seconds(wait)
             self.blockers[waiter] = blockers

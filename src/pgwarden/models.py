@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pgwarden.proc import ProcFigures
+from pgwarden.proc.readings import ProcFigures
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 A caller never gets a snapshot that started before it asked: callers that arrive while one
 is being taken wait for the next, which they all share. The /proc pass runs in a thread,
-at the same time as the SQL query, over the postmaster's children.
+at the same time as the SQL query, over the postmaster's children. Rows become Backends in
+rows.py; locks on relations of other databases are named here, with locks.py deciding which
+need a name and db/relations.py reading them.
 """
 
 from __future__ import annotations

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from pgwarden.cluster import Cluster
-from tests.helpers import Agent, Sessions, poll_row, row_of, rows, wait_until
+from tests.helpers import Agent, Sessions, poll_row, row_of, rows, running_agent, wait_until
 
 SEED_KEYS = [
     "pid", "database", "user", "client", "cpu", "memory", "read_s", "write_s", "iow", "wait",
@@ -126,12 +127,15 @@ def test_every_backend_is_listed_without_a_cap(agent: Agent, cluster: Cluster) -
 
 
 def test_first_reading_is_over_the_lifetime_later_ones_over_the_window(
-    agent: Agent, sessions: Sessions
+    cluster: Cluster, sessions: Sessions, tmp_path: Path
 ) -> None:
-    fresh = sessions.open("first-sight")
-    # CPU burnt before the agent ever reads it: its first reading has it all, over its age.
-    fresh.run("SELECT count(*) FROM generate_series(1, 3000000)")
-    with agent.session_client() as client:
+    # No history recorder: its ticks would read the backend before the first poll does.
+    extra = "[history]\nenabled = false"
+    with running_agent(cluster, tmp_path, extra) as agent, agent.session_client() as client:
+        # Opened after the agent's start-up read, and CPU burnt before the agent ever reads
+        # it: its first reading has it all, over its age.
+        fresh = sessions.open("first-sight")
+        fresh.run("SELECT count(*) FROM generate_series(1, 3000000)")
         first = row_of(client, fresh.pid)
         assert first is not None
         time.sleep(1.0)  # idle meanwhile: nothing burnt since the first reading

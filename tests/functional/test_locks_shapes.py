@@ -159,7 +159,7 @@ def prepared(cluster: Cluster) -> Iterator[list[str]]:
     yield names
     with cluster.connect() as conn:
         for gid in names:
-            if conn.execute("SELECT FROM pg_prepared_xacts WHERE gid = %s", [gid]).fetchone():
+            if conn.execute("SELECT 1 FROM pg_prepared_xacts WHERE gid = %s", [gid]).fetchone():
                 conn.execute(f"ROLLBACK PREPARED '{gid}'")
 
 

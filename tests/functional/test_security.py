@@ -217,6 +217,12 @@ def test_a_least_privilege_role_sees_everything_and_kills_only_non_superusers(
         assert refused["reason"].startswith("permission denied: ")
         assert "superuser" in refused["reason"]
         assert poll_row(client, superuser.pid)["state"] == "active"
+        # The audit log still says whom PostgreSQL refused to signal.
+        entries = client.get("/activity/audit", params={"limit": 2}).json()["entries"]
+        by_pid = {e["pid"]: e for e in entries}
+        assert by_pid[superuser.pid]["target"]["application"] == "superuser-session"
+        assert by_pid[superuser.pid]["target"]["user"] == "postgres"
+        assert by_pid[app.pid]["target"]["user"] == "app_user"
 
 
 @pytest.mark.usefixtures("least_privilege")

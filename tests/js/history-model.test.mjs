@@ -17,6 +17,7 @@ import {
   rangeWindow,
   secondsOfLocal,
   snapshotPath,
+  stepFor,
   topPath,
   topRows,
 } from "../../src/pgwarden/web/js/history/model.js";
@@ -29,6 +30,7 @@ test("a range is the window of that length ending now, in whole seconds", () => 
 
 test("the paths ask for what the contract names", () => {
   assert.equal(loadPath({ from: 10, to: 20 }), "/history/load?from=10&to=20&by=wait_event_type");
+  assert.equal(loadPath({ from: 0, to: 86400 }), "/history/load?from=0&to=86400&by=wait_event_type&step=120");
   assert.equal(topPath({ from: 10, to: 20 }, "wait_event"), "/history/top?from=10&to=20&by=wait_event&limit=10");
   assert.equal(snapshotPath(1234), "/history/snapshot?at=1234");
 });
@@ -174,4 +176,16 @@ test("the as-at field reads and writes local time to the second", () => {
   assert.equal(localOfSeconds(at), "2026-12-01T03:12:07");
   assert.equal(secondsOfLocal(localOfSeconds(at + 0.6)), at);
   for (const bad of ["", null, "03:12:07", "2026-12-01 03:12:07", "2026-12-01T03:12:07Z"]) assert.equal(secondsOfLocal(bad), null);
+});
+
+test("past an hour the chart asks for whole minutes, at most 1000 buckets", () => {
+  const span = (seconds) => ({ from: 1000, to: 1000 + seconds });
+  assert.equal(stepFor(span(3600)), null); // the agent's own step
+  assert.equal(stepFor(span(3601)), 60);
+  assert.equal(stepFor(span(6 * 3600)), 60);
+  assert.equal(stepFor(span(24 * 3600)), 120);
+  assert.equal(stepFor(span(7 * 86400)), 660);
+  for (const seconds of [3601, 6 * 3600, 86400, 7 * 86400, 31 * 86400]) {
+    assert.ok(seconds / stepFor(span(seconds)) <= 1000, String(seconds));
+  }
 });

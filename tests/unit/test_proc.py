@@ -13,7 +13,15 @@ import psutil
 import pytest
 
 from pgwarden import proc
-from pgwarden.proc import ProcessHistory, ProcReader, ProcReading, figures, parse_io, parse_stat
+from pgwarden.proc import (
+    ProcessHistory,
+    ProcReader,
+    ProcReading,
+    figures,
+    parse_io,
+    parse_stat,
+)
+from pgwarden.proc import reader as proc_reader
 
 STAT = (
     b"4242 (postgres: app (x) ) S 4200 4242 4242 0 -1 4194560 3 0 0 0 "
@@ -179,15 +187,15 @@ def test_over_the_descriptor_budget_processes_are_still_read() -> None:
 
 
 def test_unreadable_io_gives_null_rates_not_zero(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = proc._read
+    real = proc_reader._read
 
     def no_io(path: str) -> bytes:
         if path.endswith("/io"):
             raise PermissionError(13, "Permission denied")
         return real(path)
 
-    monkeypatch.setattr(proc, "_read", no_io)
-    first = proc.read_process(os.getpid())
+    monkeypatch.setattr(proc_reader, "_read", no_io)
+    first = proc_reader.read_process(os.getpid())
     assert first is not None
     assert first.read_bytes is None
     later = ProcReading(

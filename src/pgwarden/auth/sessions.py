@@ -61,10 +61,6 @@ class SessionStore:
     def drop(self, token: str) -> None:
         self._sessions.pop(_digest(token), None)
 
-    def drop_user(self, username: str) -> None:
-        for key in [k for k, s in self._sessions.items() if s.username == username]:
-            del self._sessions[key]
-
     def _expire(self) -> None:
         now = time.monotonic()
         for key in [k for k, s in self._sessions.items() if s.expires_at <= now]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pgwarden.models import Backend, LockInfo, Snapshot
-from pgwarden.proc import ProcFigures
+from pgwarden.proc.readings import ProcFigures
 
 # States of a backend with nothing to show: kept only when it holds others up.
 RESTING_STATES = frozenset({None, "idle", "disabled"})

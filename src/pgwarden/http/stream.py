@@ -10,7 +10,7 @@ stream: `{"error": "Invalid session."}` when its session is over (reconnecting i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import anyio
 import orjson
@@ -43,7 +43,7 @@ def unavailable_event(error: str) -> bytes:
 
 async def events(
     ticker: Ticker, session_alive: Callable[[], bool], shutdown: anyio.Event
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """One event per tick while the session lives (checked at every tick) and the agent runs."""
     async with ticker.subscribe() as ticks:
 

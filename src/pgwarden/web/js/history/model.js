@@ -44,8 +44,18 @@ export function rangeWindow(id, nowMs) {
   return { from: to - rangeById(id).seconds, to };
 }
 
+// Up to an hour the agent's own step (the interval's smallest multiple giving at most 1000
+// buckets, read from raw samples); longer, whole minutes, which it reads from its per-minute
+// rollups instead of every sample (bench/history_page.py measures both).
+export function stepFor(span) {
+  const seconds = span.to - span.from;
+  return seconds <= 3600 ? null : 60 * Math.ceil(seconds / 60 / 1000);
+}
+
 export function loadPath(span) {
+  const step = stepFor(span);
   const query = new URLSearchParams({ from: String(span.from), to: String(span.to), by: "wait_event_type" });
+  if (step !== null) query.set("step", String(step));
   return `/history/load?${query}`;
 }
 
