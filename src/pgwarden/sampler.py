@@ -183,7 +183,10 @@ class Sampler:
         self._history.observe(readings, complete=False)
 
     async def close(self) -> None:
-        for task in (self._worker, self._follow_up):
-            if task is not None and not task.done():
-                task.cancel()
+        running = [t for t in (self._worker, self._follow_up) if t is not None and not t.done()]
+        for task in running:
+            task.cancel()
+        # Awaited, so a query in flight is cancelled on the server (psycopg sends the cancel
+        # request) before the agent exits, rather than left waiting in a lock queue.
+        await asyncio.gather(*running, return_exceptions=True)
         self._reader.close()

@@ -173,9 +173,11 @@ class Ticker:
         return Tick(snapshot.taken_at, snapshot)
 
     async def close(self) -> None:
+        loop, self._loop = self._loop, None
         for subscription in list(self._subscriptions):
             subscription.close()
-        if self._loop is not None:
-            self._loop.cancel()
+        if loop is not None:
+            loop.cancel()
+            # Awaited: a snapshot cut short must cancel its query before the agent exits.
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+                await loop

@@ -261,19 +261,15 @@ def test_viewers_share_one_snapshot_and_the_same_bytes_per_tick(streaming: Agent
         assert len({s[moment] for s in seen}) == 1
 
 
-def test_no_snapshot_is_taken_once_the_last_listener_has_left(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    # The history recorder listens for good when enabled: here it is not.
-    quiet = STREAM_CONFIG + "\n[history]\nenabled = false\n"
-    with running_agent(cluster, tmp_path, quiet) as agent:
-        with open_stream(agent, agent.login("viewer")) as stream:
-            stream.snapshots(2)
-        time.sleep(INTERVAL * 2)  # the last tick in flight lands
-        before = metric(agent, "pgwarden_sampler_snapshots_total")
-        time.sleep(INTERVAL * 6)
-        # Only the second scrape's own snapshot: the tick loop stopped with its last listener.
-        assert metric(agent, "pgwarden_sampler_snapshots_total") - before == 1
+def test_no_snapshot_is_taken_once_the_last_listener_has_left(streaming: Agent) -> None:
+    # The history recorder, which listens for good, is off in STREAM_CONFIG.
+    with open_stream(streaming, streaming.login("viewer")) as stream:
+        stream.snapshots(2)
+    time.sleep(INTERVAL * 2)  # the last tick in flight lands
+    before = metric(streaming, "pgwarden_sampler_snapshots_total")
+    time.sleep(INTERVAL * 6)
+    # Only the second scrape's own snapshot: the tick loop stopped with its last listener.
+    assert metric(streaming, "pgwarden_sampler_snapshots_total") - before == 1
 
 
 def test_the_stream_says_when_postgresql_is_unavailable(cluster: Cluster, tmp_path: Path) -> None:
