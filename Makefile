@@ -39,7 +39,7 @@ test: system-deps $(STAMP) temboard-ui
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-# The web page's pure logic (src/pgwarden/web/js/logic), under Node's own test runner.
+# The web page's pure modules (src/pgwarden/web/js/logic, history/model.js), under Node's test runner.
 test-js:
 	node --test tests/js/
 

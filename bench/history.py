@@ -284,6 +284,11 @@ def write_week(path: Path, end: float) -> float:
     conn = sqlite3.connect(path)
     tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     raw = [int(name[4:]) for (name,) in tables if name.startswith("raw_")]
+    rollups = {
+        int(name[7:]): conn.execute(f"SELECT hour, dimension, minutes FROM {name}").fetchall()
+        for (name,) in tables
+        if name.startswith("rollup_")
+    }
     with conn:
         for day in range(1, 7):
             shift = day * DAY
@@ -306,21 +311,14 @@ def write_week(path: Path, end: float) -> float:
                         for m, f, la, s, c in rows
                     ],
                 )
-            day_table = int(first_day // DAY * DAY)
-            for table in {day_table, day_table + DAY}:
-                if not conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = ?", (f"rollup_{table}",)
-                ).fetchone():
-                    continue
-                target = table + shift
+            for table, hours in rollups.items():
                 conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS rollup_{target} (hour INTEGER NOT NULL, "
+                    f"CREATE TABLE IF NOT EXISTS rollup_{table + shift} (hour INTEGER NOT NULL, "
                     "dimension TEXT NOT NULL, minutes BLOB NOT NULL, PRIMARY KEY (hour, dimension))"
                 )
-                hours = conn.execute(f"SELECT hour, dimension, minutes FROM rollup_{table}")
                 conn.executemany(
-                    f"INSERT OR REPLACE INTO rollup_{target} VALUES (?, ?, ?)",
-                    [(h, d, _shift_minutes(b, shift)) for h, d, b in hours.fetchall()],
+                    f"INSERT INTO rollup_{table + shift} VALUES (?, ?, ?)",
+                    [(h + shift, d, _shift_minutes(b, shift)) for h, d, b in hours],
                 )
     conn.close()
     return time.perf_counter() - started

@@ -90,6 +90,16 @@ def submit_login(driver: WebDriver, url: str, username: str, password: str) -> N
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
 
+def open_page(driver: WebDriver, url: str) -> None:
+    """Open an Activity page; its inline script defines `xsession` once it is really there."""
+    for _ in range(3):  # the UI answers its error page when a proxied call times out
+        driver.get(url)
+        if driver.execute_script("return typeof xsession !== 'undefined';"):
+            return
+    body = driver.find_element(By.TAG_NAME, "body").text
+    raise AssertionError(f"no Activity page at {driver.current_url}: {body[:2000]}")
+
+
 def table_pids(driver: WebDriver) -> set[int] | None:
     """The pids the Activity table shows now (None while it is being redrawn)."""
     try:
@@ -191,14 +201,14 @@ def test_logging_in_to_the_ui_and_to_the_agent(setup: Setup) -> None:
     wait_until(lambda: "/login" not in driver.current_url, what="the UI login")
     submit_login(driver, setup.server("/login"), "admin", AGENT_PASSWORD)
     wait_until(lambda: "/login" not in driver.current_url, what="the agent login")
-    driver.get(setup.server("/activity/running"))
+    open_page(driver, setup.server("/activity/running"))
     xsession = driver.execute_script("return xsession;")
     assert isinstance(xsession, str) and len(xsession) == 64, xsession
 
 
 def test_running_rows_keep_refreshing_while_connections_come_and_go(setup: Setup) -> None:
     driver = setup.driver
-    driver.get(setup.server("/activity/running"))
+    open_page(driver, setup.server("/activity/running"))
     driver.get_log("browser")  # type: ignore[no-untyped-call]  # from here on only
     previous: BackgroundSession | None = None
     seen: list[int] = []
@@ -242,11 +252,11 @@ def test_waiting_and_blocking_show_a_staged_lock(setup: Setup) -> None:
         holder.run("BEGIN")
         holder.run("LOCK TABLE ui_locked IN EXCLUSIVE MODE")
         queued = updater.submit("UPDATE ui_locked SET id = id + 1")
-        driver.get(setup.server("/activity/waiting"))
+        open_page(driver, setup.server("/activity/waiting"))
         driver.get_log("browser")  # type: ignore[no-untyped-call]
         waiting = wait_until(lambda: row_text(driver, updater.pid), what="the waiting UPDATE")
         screenshot(driver, "waiting")
-        driver.get(setup.server("/activity/blocking"))
+        open_page(driver, setup.server("/activity/blocking"))
         blocking = wait_until(lambda: row_text(driver, holder.pid), what="the blocking LOCK")
         badge = driver.find_element(By.ID, "waiting-count").text
         screenshot(driver, "blocking")
@@ -265,7 +275,7 @@ def test_terminate_from_the_page_ends_the_backend_and_is_audited(setup: Setup) -
     victim = setup.session("ui-victim")
     running = victim.submit("SELECT pg_sleep(60)")
     try:
-        driver.get(setup.server("/activity/running"))
+        open_page(driver, setup.server("/activity/running"))
         driver.get_log("browser")  # type: ignore[no-untyped-call]
         wait_until(lambda: row_text(driver, victim.pid), what="the victim's row")
         table = driver.find_element(By.ID, "tableActivity")

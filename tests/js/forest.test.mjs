@@ -28,6 +28,10 @@ test("a hot row with 200 waiters: the holder is the one root, 200 waiting, each 
   assert.equal(root.cycle, false);
   assert.equal(root.lock, "ExclusiveLock on public.stock");
   assert.equal(root.blockingFor, 100); // its longest-waiting waiter
+  const told = hotRow(2);
+  told.tree[0].blocking_for = 321.5;
+  assert.equal(blockingRows(told).rows[0].blockingFor, 321.5); // the agent's figure wins
+  assert.equal(columnsFor("blocking", false).find((c) => c.id === "pid").numeric, false); // indents show
   assert.equal(new Set(waiters.map((row) => row.pid)).size, 200);
   assert.ok(waiters.every((row) => row.depth === 1 && !row.isRoot && treeText(row).startsWith("└ ")));
   assert.equal(shown.summary, "1 of 1 blocking tree shown · 200 blockers, 200 waiting");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { humanBytes, humanDuration, humanRate, parseRate, percent, plural, since } from "../../src/pgwarden/web/js/logic/format.js";
+import { humanDuration, humanRate, parseRate, percent, plural, since } from "../../src/pgwarden/web/js/logic/format.js";
 
 test("durations are compact and grow units as they grow", () => {
   assert.equal(humanDuration(4.21), "4.2s");
@@ -22,13 +22,12 @@ test("the API's rates read back as bytes; N/A is no figure", () => {
   assert.equal(parseRate(undefined), null);
 });
 
-test("rates, sizes and percentages for the table", () => {
+test("rates and percentages for the table", () => {
   assert.equal(humanRate(0), "0");
   assert.equal(humanRate(null), "–");
   assert.equal(humanRate(512), "512 B/s");
   assert.equal(humanRate(1536), "1.5 KiB/s");
   assert.equal(humanRate(20 * 1024 ** 2), "20 MiB/s");
-  assert.equal(humanBytes(8 * 1024 ** 3), "8.0 GiB");
   assert.equal(percent(12.345), "12.3%");
   assert.equal(percent("N/A"), "–");
   assert.equal(percent(null), "–");

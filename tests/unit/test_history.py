@@ -241,13 +241,16 @@ def test_ticks_pending_at_a_crash_are_there_after_it(tmp_path: Path) -> None:
 
 def test_tick_and_minute_units_give_the_same_load(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    for i in range(0, 300):
+    for i in range(0, 1300):
         store.record(hot_row(T0 + i, waiters=i % 5), None)
     history = History(store, 1.0)
-    by_minute = history.load(T0, T0 + 300, 60, "wait_event_type", now=T0 + 300)
-    by_tick = aggregate.load_series(store.tick_units(T0, T0 + 300, None), "wait_event_type", 60)
-    assert by_minute["series"] == [{"key": s.key, "points": s.points} for s in by_tick]
-    assert by_minute["gaps"] == []
+    # Whole minutes (rollups), minutes cut by bucket boundaries (rollups and ticks), seconds.
+    for step in (60, 90, 605, 7):
+        start, end = T0 + 13, T0 + 1290
+        found = history.load(start, end, step, "wait_event_type", now=T0 + 1300)
+        by_tick = aggregate.load_series(store.tick_units(start, end, None), "wait_event_type", step)
+        assert found["series"] == [{"key": s.key, "points": s.points} for s in by_tick], step
+        assert found["gaps"] == []
     assert history.top(T0 + 30, T0 + 290, "wait_event_type", 10, False) == [
         {"key": "Lock", "aas": 2.0, "peak": 4, "samples": 520}
     ]

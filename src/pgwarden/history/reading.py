@@ -102,7 +102,9 @@ class History:
         return tick
 
     def _units(self, start: float, end: float, step: float, dimension: str) -> list[Unit]:
-        if step % 60:
+        """Per-minute rollups where whole minutes fall in one bucket (steps of a minute or
+        more), per-tick counts elsewhere: the answer is the same as from ticks alone."""
+        if step < 60:
             return self.reader.tick_units(start, end, dimension)
         minutes = self.reader.minute_units(start, end, dimension)
         low = math.ceil(start / 60) * 60
@@ -110,6 +112,18 @@ class History:
         ticks = self.reader.tick_units(start, min(low, end), dimension)
         if covered_until < end:  # the minute being recorded, and the edge after the last one
             ticks += self.reader.tick_units(max(covered_until, low), end, dimension)
+        if step % 60:
+            # A bucket boundary inside a minute: that minute is counted from its ticks.
+            first = math.floor(start / step) + 1
+            cut = {
+                math.floor(b * step / 60) * 60
+                for b in range(first, math.ceil(end / step))
+                if (b * step) % 60
+            }
+            cut = {m for m in cut if low <= m < covered_until}
+            if cut:
+                minutes = [u for u in minutes if u.at not in cut]
+                ticks += self.reader.minute_tick_units(sorted(cut), dimension)
         return minutes + ticks
 
     def load(

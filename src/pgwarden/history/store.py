@@ -73,6 +73,8 @@ class HistoryReader(Protocol):
 
     def tick_units(self, start: float, end: float, dimension: str | None) -> list[Unit]: ...
 
+    def minute_tick_units(self, minutes: Sequence[int], dimension: str | None) -> list[Unit]: ...
+
     def minute_units(self, start: float, end: float, dimension: str | None) -> list[Unit]: ...
 
 
@@ -413,6 +415,32 @@ class SQLiteStore:
             for tick in encoding.decode_block(blob):
                 units.append(Unit.of_tick(tick.at, aggregate.tick_counts(tick)))
         return [u for u in units if start <= u.at < end]
+
+    def minute_tick_units(self, minutes: Sequence[int], dimension: str | None) -> list[Unit]:
+        """Per-tick counts of the given minutes (those a bucket boundary cuts), kept or pending."""
+        by_hour: dict[int, list[int]] = {}
+        for minute in minutes:
+            by_hour.setdefault(_hour(minute), []).append(minute)
+        units: list[Unit] = []
+        with self._reading() as conn:
+            present = set(_chunks(conn, "raw"))
+            for hour, wanted in sorted(by_hour.items()):
+                if hour not in present:
+                    continue
+                marks = ",".join("?" * len(wanted))
+                rows = conn.execute(
+                    f"SELECT counts FROM raw_{hour} WHERE minute IN ({marks}) ORDER BY minute",
+                    wanted,
+                ).fetchall()
+                for (blob,) in rows:
+                    units.extend(aggregate.decode_tick_counts(blob, dimension))
+            pending = conn.execute("SELECT block FROM pending ORDER BY at").fetchall()
+        wanted_minutes = set(minutes)
+        for (blob,) in pending:
+            for tick in encoding.decode_block(blob):
+                if aggregate.minute_of(tick.at) in wanted_minutes:
+                    units.append(Unit.of_tick(tick.at, aggregate.tick_counts(tick)))
+        return units
 
     def minute_units(self, start: float, end: float, dimension: str | None) -> list[Unit]:
         """Per-minute rollups of the minutes wholly inside [start, end)."""

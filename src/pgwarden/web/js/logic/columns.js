@@ -70,6 +70,7 @@ const BLOCKING_FOR = {
 const TREE = {
   ...COMMON[0],
   width: 120, // room for the indentation of waiters
+  numeric: false, // left-aligned: right-aligned text would hide the indentation
   tree: true,
   text: (r) => `${r.depth > 0 ? "└ " : ""}${r.id}${r.cycle ? " ⟳" : ""}`,
 };

@@ -37,11 +37,6 @@ export function humanRate(bytes) {
   return humanPowersOf1024(bytes, ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"]);
 }
 
-export function humanBytes(bytes) {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return "–";
-  return humanPowersOf1024(bytes, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]);
-}
-
 export const plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 // The API's numeric twins may be null, and the seed's keys "N/A": both show as a dash.

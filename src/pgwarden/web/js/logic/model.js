@@ -147,7 +147,7 @@ export function buildModel(snapshot, now) {
       const waited = waiter ? waiter.wait_duration : null;
       if (typeof waited === "number" && (longest === null || waited > longest)) longest = waited;
     }
-    row.blockingFor = longest;
+    row.blockingFor = typeof node.blocking_for === "number" ? node.blocking_for : longest; // the agent's, when sent
     return finish(row);
   };
 
