@@ -68,8 +68,15 @@ def _pg_version_marker(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def agent(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    """The shared agent; tests that change its configuration start their own."""
-    running = start_agent(cluster, tmp_path_factory.mktemp("agent"))
+    """The shared agent; tests that change its configuration start their own.
+
+    It records no history: a recorder sampling every second for the whole session would
+    hold links and lock waits of its own on the shared cluster, which tests that count the
+    cluster's backends or pgwarden's lock waiters would see. History tests start their own.
+    """
+    running = start_agent(
+        cluster, tmp_path_factory.mktemp("agent"), env={"PGWARDEN_HISTORY_ENABLED": "false"}
+    )
     yield running
     running.stop()
 

@@ -131,6 +131,7 @@ class Actions:
             return Outcome(item.pid, False, NOT_A_BACKEND), None
         own_pids = self._db.own_pids
         params = {
+            "action": action.value,
             "pid": item.pid,
             "backend_start": item.backend_start,
             "own_pids": sorted(own_pids),
@@ -138,7 +139,7 @@ class Actions:
             "protected_databases": list(self._guards.protected_databases),
         }
         try:
-            rows = await self._db.query(self._db.control, action.value, params)
+            rows = await self._db.query(self._db.control, "signal", params)
         except PermissionDenied as exc:
             # The error undid the statement's row: read the target again, for the audit log.
             found = await self._db.query(self._db.control, "target", {"pid": item.pid})

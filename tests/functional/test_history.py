@@ -340,8 +340,9 @@ def test_a_window_over_31_days_gets_406(agent: Agent) -> None:
             assert "31 days" in response.json()["error"]
 
 
-def test_a_time_before_any_sample_gets_404(agent: Agent) -> None:
-    with agent.session_client() as client:
+def test_a_time_before_any_sample_gets_404(cluster: Cluster, tmp_path: Path) -> None:
+    # The shared agent records no history (tests/conftest.py): this one does, by default.
+    with running_agent(cluster, tmp_path) as agent, agent.session_client() as client:
         wait_until(lambda: sampled_after(client, 0), what="a first sample")
         response = history(client, "snapshot", at="2001-01-01T00:00:00Z")
         assert response.status_code == 404

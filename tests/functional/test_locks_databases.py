@@ -15,7 +15,7 @@ OTHER_DATABASE = "pgwarden_other"
 def create_database(cluster: Cluster, name: str) -> None:
     """Create `name` unless an earlier test did: the agent may still hold a link into it."""
     with cluster.connect() as conn:
-        if not conn.execute("SELECT FROM pg_database WHERE datname = %s", [name]).fetchone():
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
 
 

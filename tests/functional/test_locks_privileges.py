@@ -22,7 +22,7 @@ CLOSED_DATABASE = "pgwarden_closed"  # the agent's role has no CONNECT there
 
 
 def _create_role(conn: psycopg.Connection, name: str, grants: str = "") -> None:
-    if not conn.execute("SELECT FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+    if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
         conn.execute(f"CREATE ROLE {name} LOGIN {grants}")
 
 

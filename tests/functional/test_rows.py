@@ -65,7 +65,7 @@ def test_each_text_column_lands_in_its_own_field(cluster: Cluster, sessions: Ses
     """Database, user, application and state all differ, so a swap of any two shows."""
     create_database(cluster, DATABASE)
     with cluster.connect() as conn:
-        if not conn.execute("SELECT FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone():
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ROLE]).fetchone():
             conn.execute(f"CREATE ROLE {ROLE} LOGIN")
     watched = sessions.open("pgwarden-rows-app", dbname=DATABASE, user=ROLE)
     watched.run("SELECT 'rows test' AS marker")

@@ -105,7 +105,7 @@ def test_status_needs_no_session_and_tells_no_secret(agent: Agent) -> None:
     assert body == {
         "status": "ok",
         "version": body["version"],
-        "history": {"enabled": True, "recording": body["history"]["recording"], "paused": None},
+        "history": {"enabled": False, "recording": False, "paused": None},  # off in this agent
         "process_figures": {"available": True, "reason": None},  # beside its cluster
     }
     assert response.headers["server"].startswith(f"pgwarden/{body['version']} Python/")

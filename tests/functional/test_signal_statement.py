@@ -21,6 +21,7 @@ def signal(
     conn: psycopg.Connection[Any], action: str, pid: int, **guards: Any
 ) -> tuple[Any, ...] | None:
     params = {
+        "action": action,
         "pid": pid,
         "backend_start": None,
         "own_pids": [],
@@ -28,7 +29,7 @@ def signal(
         "protected_databases": [],
         **guards,
     }
-    sql = queries.load(action, conn.info.server_version)
+    sql = queries.load("signal", conn.info.server_version)
     row = conn.execute(sql, params, prepare=True).fetchone()
     return tuple(row) if row is not None else None
 
@@ -94,6 +95,17 @@ def test_each_guard_alone_keeps_the_statement_from_signalling(
         assert signal(conn, action, 2**31 - 1) is None  # no such backend: no row
         done = signal(conn, action, pid, backend_start=start, own_pids=[own + 100000])
         assert done is not None and done[-1] is True
+
+
+def test_an_action_that_is_neither_terminate_nor_cancel_signals_nothing(
+    cluster: Cluster, sleeper: BackgroundSession
+) -> None:
+    with cluster.connect() as conn:
+        row = signal(conn, "stop", sleeper.pid)
+        assert row is not None and row[-1] is None
+        assert conn.execute(
+            "SELECT state FROM pg_stat_activity WHERE pid = %s", (sleeper.pid,)
+        ).fetchone() == ("active",)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pgwarden.rows import backend_from_columns
 
 def test_the_newest_variant_not_above_the_server_wins() -> None:
     assert "waitstart" in queries.load("activity", 150004)
-    assert "pg_terminate_backend" in queries.load("terminate", 120000)
+    assert "pg_terminate_backend" in queries.load("signal", 120000)
 
 
 def test_every_query_opens_with_its_purpose() -> None:

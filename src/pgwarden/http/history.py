@@ -17,10 +17,9 @@ from pgwarden.history.reading import MAX_STEP_BUCKETS, MAX_WINDOW, BadTime, NoSa
 from pgwarden.history.reading import parse_time as parse_history_time
 from pgwarden.history.store import StoreError
 from pgwarden.http import schemas
-from pgwarden.http.dependencies import services
+from pgwarden.http.dependencies import Caller, caller, row_query, services
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
-from pgwarden.http.routes import Caller, _row_query, caller
 from pgwarden.services import Services
 
 router = APIRouter(tags=["history"])
@@ -78,7 +77,7 @@ async def _view(svc: Services, at: str | None, view: View, query: RowQuery) -> R
 async def history_activity(
     _: Annotated[Caller, Depends(caller)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.ACTIVITY))],
+    query: Annotated[RowQuery, Depends(row_query(View.ACTIVITY))],
     at: TimeParameter = None,
 ) -> Response:
     """/activity as it was at `at` (default now): the last sample at or before it."""
@@ -89,7 +88,7 @@ async def history_activity(
 async def history_waiting(
     _: Annotated[Caller, Depends(caller)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.WAITING))],
+    query: Annotated[RowQuery, Depends(row_query(View.WAITING))],
     at: TimeParameter = None,
 ) -> Response:
     """/activity/waiting as it was at `at`."""
@@ -100,7 +99,7 @@ async def history_waiting(
 async def history_blocking(
     _: Annotated[Caller, Depends(caller)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.BLOCKING))],
+    query: Annotated[RowQuery, Depends(row_query(View.BLOCKING))],
     at: TimeParameter = None,
 ) -> Response:
     """/activity/blocking as it was at `at`."""

@@ -2,120 +2,43 @@
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.security import APIKeyHeader, APIKeyQuery
 from starlette.responses import Response
 
 from pgwarden import __version__
 from pgwarden.actions import Action, Actor, Item, Outcome
-from pgwarden.activity import SORT_KEYS, RowQuery, View, render, render_snapshot
+from pgwarden.activity import RowQuery, View, render, render_snapshot
 from pgwarden.auth.login import LoginRefused
-from pgwarden.auth.sessions import Session
 from pgwarden.auth.users import MAX_PASSWORD_LENGTH, Role
 from pgwarden.discover import discover as discover_facts
 from pgwarden.http import schemas
 from pgwarden.http.clients import throttling_address
-from pgwarden.http.dependencies import services
+from pgwarden.http.dependencies import (
+    Caller,
+    agent_key_header,
+    caller,
+    reader,
+    row_query,
+    same_key,
+    services,
+    stream_caller,
+)
 from pgwarden.http.errors import ApiError, malformed
 from pgwarden.http.responses import json_bytes_response, json_response
 from pgwarden.http.stream import stream_response
 from pgwarden.overview import render_overview
 from pgwarden.services import Services
 
-TOKEN = re.compile(r"^[0-9a-f]{64}$")
 MAX_PIDS = 1000
 ITEM_KEYS = frozenset({"pid", "backend_start"})
 # Longer integers are refused as malformed: they fit no pid, nor a 64-bit JSON encoder.
 MAX_INT_DIGITS = 18
 
 router = APIRouter()
-session_header = APIKeyHeader(
-    name="X-Session", auto_error=False, description="Session id from POST /login"
-)
-AGENT_KEY_DOC = "[auth] agent_key, as temboard-agent 7.x takes it (read routes only)"
-agent_key_header = APIKeyHeader(
-    name="X-TemBoard-Agent-Key",
-    scheme_name="AgentKeyHeader",
-    auto_error=False,
-    description=AGENT_KEY_DOC,
-)
-agent_key_query = APIKeyQuery(
-    name="key", scheme_name="AgentKeyQuery", auto_error=False, description=AGENT_KEY_DOC
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    token: str
-    session: Session
-    address: str
-
-
-def _identify(request: Request, token: str | None, svc: Services) -> Caller:
-    """The seed's X-Session rules: 406 when missing or malformed, 401 when not a live session."""
-    if token is None or not TOKEN.match(token):
-        raise malformed("X-Session")
-    session = svc.auth.session(token)
-    if session is None:
-        raise ApiError(401, "Invalid session.")
-    return Caller(token, session, request.client.host if request.client else "")
-
-
-async def caller(
-    request: Request,
-    token: Annotated[str | None, Security(session_header)],
-    svc: Annotated[Services, Depends(services)],
-) -> Caller:
-    return _identify(request, token, svc)
-
-
-async def stream_caller(
-    request: Request,
-    token: Annotated[str | None, Security(session_header)],
-    svc: Annotated[Services, Depends(services)],
-    session: Annotated[
-        str | None,
-        Query(
-            description="the session id, for browsers' EventSource, which cannot send headers "
-            "(X-Session wins when both are sent)"
-        ),
-    ] = None,
-) -> Caller:
-    return _identify(request, token if token is not None else session, svc)
-
-
-def _same_key(sent: str, configured: str) -> bool:
-    return hmac.compare_digest(sent.encode(), configured.encode())
-
-
-async def reader(
-    request: Request,
-    token: Annotated[str | None, Security(session_header)],
-    header_key: Annotated[str | None, Security(agent_key_header)],
-    query_key: Annotated[str | None, Security(agent_key_query)],
-    svc: Annotated[Services, Depends(services)],
-) -> Caller | None:
-    """A session, or the agent key (None then): the three read routes take either.
-
-    A key that is sent must be right, as temboard-agent 7.x has it; an empty one is not sent
-    (the temBoard UI sends `?key=` with an empty key when it was registered without one).
-    """
-    sent = header_key or query_key
-    if sent:
-        configured = svc.config.auth.agent_key
-        if not configured:
-            raise ApiError(401, "Authentication key not configured.")
-        if not _same_key(sent, configured):
-            raise ApiError(401, "Invalid key.")
-        return None
-    return _identify(request, token, svc)
 
 
 class TooLong:
@@ -221,52 +144,12 @@ async def discover(
 
     A key that is sent (temboard-agent-register and the UI send theirs) must be the agent's.
     """
-    if key and not (svc.config.auth.agent_key and _same_key(key, svc.config.auth.agent_key)):
+    if key and not (svc.config.auth.agent_key and same_key(key, svc.config.auth.agent_key)):
         raise ApiError(401, "Invalid key.")
     return json_response(await discover_facts(svc.db))
 
 
 # ---------------------------------------------------------------- activity
-
-
-def _row_query(view: View) -> Any:
-    async def parse(
-        state: Annotated[
-            list[str] | None, Query(description="keep these states (repeat to keep several)")
-        ] = None,
-        database: Annotated[list[str] | None, Query(description="keep these databases")] = None,
-        user: Annotated[list[str] | None, Query(description="keep these roles")] = None,
-        application: Annotated[
-            list[str] | None, Query(description="keep these application_name values")
-        ] = None,
-        min_duration: Annotated[
-            float | None,
-            Query(
-                ge=0,
-                allow_inf_nan=False,
-                description="keep backends whose duration is at least this, seconds",
-            ),
-        ] = None,
-        sort: Annotated[
-            str, Query(description="a key of the rows, '-' first for descending")
-        ] = "-duration",
-        limit: Annotated[
-            int | None, Query(ge=1, description="at most this many rows; `total` counts them all")
-        ] = None,
-    ) -> RowQuery:
-        if sort.lstrip("-") not in SORT_KEYS[view] or sort.startswith("--"):
-            raise malformed("sort")
-        return RowQuery(
-            states=tuple(state or ()),
-            databases=tuple(database or ()),
-            users=tuple(user or ()),
-            applications=tuple(application or ()),
-            min_duration=min_duration,
-            sort=sort,
-            limit=limit,
-        )
-
-    return parse
 
 
 async def _view(svc: Services, view: View, query: RowQuery) -> Response:
@@ -283,7 +166,7 @@ READ_ERRORS = schemas.errors(401, 406, 500, 503)
 async def activity(
     _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.ACTIVITY))],
+    query: Annotated[RowQuery, Depends(row_query(View.ACTIVITY))],
 ) -> Response:
     """Every client backend, longest duration first (the agent's own connections excluded)."""
     return await _view(svc, View.ACTIVITY, query)
@@ -298,7 +181,7 @@ async def activity(
 async def waiting(
     _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.WAITING))],
+    query: Annotated[RowQuery, Depends(row_query(View.WAITING))],
 ) -> Response:
     """Backends waiting for a heavyweight lock, with the lock and who blocks them."""
     return await _view(svc, View.WAITING, query)
@@ -313,7 +196,7 @@ async def waiting(
 async def blocking(
     _: Annotated[Caller | None, Depends(reader)],
     svc: Annotated[Services, Depends(services)],
-    query: Annotated[RowQuery, Depends(_row_query(View.BLOCKING))],
+    query: Annotated[RowQuery, Depends(row_query(View.BLOCKING))],
 ) -> Response:
     """Backends holding up others, each once, by pg_blocking_pids()."""
     return await _view(svc, View.BLOCKING, query)

@@ -1,8 +1,9 @@
--- purpose: terminate one backend: every guard and the signal in this one statement, on
--- one read of pg_stat_activity, so a pid reused since the client looked is never
--- signalled unchecked.
+-- purpose: terminate or cancel one backend, as the action parameter says: every
+-- guard and the signal in this one statement, on one read of pg_stat_activity, so a pid
+-- reused since the client looked is never signalled unchecked.
 -- The row says what the backend was doing (for the audit log and the refusal's reason);
--- signalled is NULL when a guard refused, else what pg_terminate_backend() answered.
+-- signalled is NULL when a guard refused (or the action is neither), else what
+-- pg_terminate_backend() or pg_cancel_backend() answered.
 WITH target AS MATERIALIZED (
     SELECT a.pid,
            a.backend_type,
@@ -18,7 +19,10 @@ WITH target AS MATERIALIZED (
 )
 SELECT t.backend_type, t.usename, t.datname, t.application_name, t.backend_start,
        t.query, t.encoding,
-       (SELECT pg_terminate_backend(t.pid)
+       (SELECT CASE %(action)s::text
+                   WHEN 'terminate' THEN pg_terminate_backend(t.pid)
+                   WHEN 'cancel' THEN pg_cancel_backend(t.pid)
+               END
         -- a backend_type hidden from the agent's role (NULL) fails closed
         WHERE t.backend_type = 'client backend'
           AND t.pid <> pg_backend_pid()
