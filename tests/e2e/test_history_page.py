@@ -6,10 +6,12 @@ import json
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.remote.webelement import WebElement
@@ -35,6 +37,14 @@ for (let i = 0; i < data.length; i += 4) {
 }
 return n;
 """
+
+
+@pytest.fixture(scope="module")
+def agent(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """This module's agent records history, as by default (the shared one does not)."""
+    running = start_agent(cluster, tmp_path_factory.mktemp("recording-agent"))
+    yield running
+    running.stop()
 
 
 def chart_offset(page: Page, over: WebElement, at: float) -> int:
