@@ -39,6 +39,14 @@ return n;
 """
 
 
+@pytest.fixture(scope="module")
+def agent(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """This module's agent records history, as by default (the shared one does not)."""
+    running = start_agent(cluster, tmp_path_factory.mktemp("recording-agent"))
+    yield running
+    running.stop()
+
+
 def chart_offset(page: Page, over: WebElement, at: float) -> int:
     """The x offset from the plot's centre (Selenium's origin) where the chart draws `at`."""
     holder = page.find("#history-chart")
