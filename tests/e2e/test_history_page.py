@@ -68,20 +68,9 @@ def open_history(page: Page, wanted_key: str) -> WebElement:
     return page.wait(lambda: page.find("#history-chart .u-over"), "the chart's plot area")
 
 
-@pytest.fixture
-def recording(cluster: Cluster, tmp_path: Path) -> Iterator[Agent]:
-    """An agent of the test's own, recording history (the shared agent records none)."""
-    agent = start_agent(cluster, tmp_path / "recording")
-    yield agent
-    agent.stop()
-
-
 def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
-    driver: WebDriver, sessions: Sessions, cluster: Cluster, recording: Agent
+    page: Page, sessions: Sessions, cluster: Cluster, agent: Agent
 ) -> None:
-    agent = recording
-    page = Page(driver, f"{agent.url}/")
-    page.open_fresh()
     table = f"e2e_history_{uuid.uuid4().hex[:8]}"
     with cluster.connect() as conn:
         conn.execute(f"CREATE TABLE {table} (id int)")
