@@ -76,29 +76,6 @@ function pauseReason() {
 
 // ------------------------------------------------------------------ where snapshots come from
 
-// TEMPORARY as well: the forest of a snapshot that came without one (/history/snapshot too).
-function forestFromViews(waiting, blocking) {
-  const nodes = new Map();
-  const node = (pid) => nodes.get(pid) || nodes.set(pid, { id: pid, pid, children: [], waiting_behind: 0, parent: null }).get(pid);
-  for (const row of blocking.rows) node(row.pid);
-  for (const row of waiting.rows) {
-    const parent = (row.blocked_by || []).find((pid) => pid !== 0 && pid !== row.pid);
-    if (parent === undefined) continue;
-    node(row.pid).parent = node(parent);
-    node(parent).children.push(node(row.pid));
-  }
-  const roots = [...nodes.values()].filter((n) => n.parent === null);
-  const behind = (start) => {
-    const seen = new Set([start]);
-    const stack = [start];
-    while (stack.length) for (const child of stack.pop().children) if (!seen.has(child)) seen.add(child) && stack.push(child);
-    return seen.size - 1;
-  };
-  for (const n of nodes.values()) n.waiting_behind = behind(n);
-  for (const n of nodes.values()) delete n.parent;
-  return roots;
-}
-
 const feed = new Feed({
   openStream: () => new EventSource(`/activity/stream?session=${encodeURIComponent(currentSession() || "")}`),
   poll: () => api("/activity/snapshot"),
@@ -299,8 +276,7 @@ function showHistory(picked) {
   view.history = picked;
   view.selected.clear();
   const recorded = picked.snapshot;
-  const snapshot = recorded.tree ? recorded : { ...recorded, tree: forestFromViews(recorded.waiting, recorded.blocking) };
-  view.model = buildModel(snapshot, Date.parse(recorded.sampled_at));
+  view.model = buildModel(recorded, Date.parse(recorded.sampled_at)); // with the agent's forest
   renderOverview($("overview"), view.model.overview); // the recorded one, if any: not the live strip
   $("history-banner-text").textContent = bannerText(picked.snapshot.sampled_at, new Date(), picked.span);
   $("history-banner").hidden = false;
