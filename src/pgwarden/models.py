@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from pgwarden.proc.readings import ProcFigures
@@ -142,9 +143,22 @@ class HostFigures:
     memory_pct: float
 
 
+class Scope(Enum):
+    """Which backends a snapshot holds."""
+
+    EVERY_BACKEND = "every backend"
+    # Not resting (idle, disabled, no state), or waiting on a lock, or blocking one: what the
+    # history recorder keeps. Such a snapshot has no server or host figures.
+    AT_WORK = "at work"
+
+    def covers(self, wanted: Scope) -> bool:
+        return self is Scope.EVERY_BACKEND or wanted is Scope.AT_WORK
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every backend and its process figures at one moment; views of it are cached on it."""
+    """The backends of `scope` and their process figures at one moment; views of it are
+    cached on it."""
 
     taken_at: datetime
     backends: tuple[Backend, ...]
@@ -153,6 +167,7 @@ class Snapshot:
     server: ServerFigures | None = None
     rates: TransactionRates | None = None  # None for the first snapshot, or after a reset
     host: HostFigures | None = None
+    scope: Scope = Scope.EVERY_BACKEND
 
 
 @dataclass(slots=True)

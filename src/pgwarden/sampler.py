@@ -1,7 +1,9 @@
 """Snapshots of the cluster: one SQL round trip plus one /proc pass, shared by concurrent callers.
 
 A caller never gets a snapshot that started before it asked: callers that arrive while one
-is being taken wait for the next, which they all share. The /proc pass runs in a thread,
+is being taken wait for the next, which they all share, taken as wide as the widest of them
+asks (models.Scope: every backend, or only those at work, with no server or host figures,
+which is all the history recorder needs). The /proc pass runs in a thread,
 at the same time as the SQL query, over the postmaster's children. Rows become Backends in
 rows.py; locks on relations of other databases are named here, with locks.py deciding which
 need a name and db/relations.py reading them.
@@ -18,7 +20,7 @@ from pgwarden import locks, proc
 from pgwarden.db.database import Database, DatabaseUnavailable
 from pgwarden.db.relations import RelationNames
 from pgwarden.host import HostReader
-from pgwarden.models import Backend, SamplerStats, ServerFigures, Snapshot
+from pgwarden.models import Backend, SamplerStats, Scope, ServerFigures, Snapshot
 from pgwarden.overview import transaction_rates
 from pgwarden.rows import backend_row, server_row
 
@@ -48,7 +50,7 @@ class Sampler:
         self._db = db
         self._history = proc.ProcessHistory()
         self._reader = proc.ProcReader()
-        self._waiting: list[asyncio.Future[Snapshot]] = []
+        self._waiting: list[tuple[asyncio.Future[Snapshot], Scope]] = []
         self._worker: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
         self._postmaster_pid: int | None = None
@@ -61,10 +63,10 @@ class Sampler:
         self._last_server: tuple[ServerFigures, float] | None = None
         self.stats = SamplerStats()
 
-    async def snapshot(self) -> Snapshot:
-        """A snapshot taken after this call began."""
+    async def snapshot(self, scope: Scope = Scope.EVERY_BACKEND) -> Snapshot:
+        """A snapshot taken after this call began, of `scope` or wider."""
         future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
+        self._waiting.append((future, scope))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._serve_waiting())
         return await future
@@ -77,15 +79,16 @@ class Sampler:
                 # already waiting instead of needing one more (it still starts after them all).
                 await asyncio.sleep(GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
+            wide = any(scope is Scope.EVERY_BACKEND for _, scope in batch)
             try:
-                snapshot = await self._take()
+                snapshot = await self._take(Scope.EVERY_BACKEND if wide else Scope.AT_WORK)
             except Exception as exc:
                 self.stats.errors += 1
-                for future in batch:
+                for future, _ in batch:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for future in batch:
+                for future, _ in batch:
                     if not future.done():
                         future.set_result(snapshot)
             self._last_done = time.monotonic()
@@ -128,14 +131,19 @@ class Sampler:
             return True  # never looked, or the postmaster just went away
         return time.monotonic() - self._checked_at >= RECHECK_SECONDS
 
-    async def _take(self) -> Snapshot:
+    async def _take(self, scope: Scope) -> Snapshot:
         started = time.perf_counter()
+        every_backend = scope is Scope.EVERY_BACKEND
         loop = asyncio.get_running_loop()
         children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
         if children is None and self._postmaster_due():
             await self._find_postmaster()  # restarted, or never found
             children = proc.child_pids(self._postmaster_pid) if self._postmaster_pid else None
-        query = asyncio.ensure_future(self._db.fetch(self._db.monitor, "activity", backend_row))
+        query = asyncio.ensure_future(
+            self._db.fetch(
+                self._db.monitor, "activity", backend_row, {"every_backend": every_backend}
+            )
+        )
         early = None
         try:
             # Let the statement leave first: once the reader thread holds the GIL, sending
@@ -144,7 +152,9 @@ class Sampler:
             if children:
                 early = loop.run_in_executor(None, self._reader.read, children)
             rows = await query
-            (server,) = await self._db.fetch(self._db.monitor, "overview", server_row)
+            server = None
+            if every_backend:  # the recorder keeps no server figures: spare it the round trip
+                (server,) = await self._db.fetch(self._db.monitor, "overview", server_row)
         finally:
             query.cancel()  # no-op once done; stops it when the snapshot itself is cancelled
             readings = await early if early is not None else {}
@@ -160,13 +170,19 @@ class Sampler:
             late = await asyncio.to_thread(self._reader.read, missing)
             readings.update((p, r) for p, r in late.items() if r.parent_pid == postmaster)
         self._reader.retain(readings)
-        figures = self._history.observe(readings, complete=True)
+        # Every child's reading is kept as a base, so a backend that starts work has a rate
+        # at once; figures are made only for the backends the snapshot holds.
+        wanted = None if every_backend else {b.pid for b in backends}
+        figures = self._history.observe(readings, complete=True, wanted=wanted)
         self._schedule_follow_up(self._history.unbased)
+        self.stats.snapshots += 1
+        if server is None:
+            self.stats.last_seconds = time.perf_counter() - started
+            return Snapshot(datetime.now(UTC), backends, figures, scope=scope)
         now = time.monotonic()
         previous, previous_at = self._last_server or (None, now)
         rates = transaction_rates(previous, server, now - previous_at)
         self._last_server = (server, now)
-        self.stats.snapshots += 1
         self.stats.last_seconds = time.perf_counter() - started
         return Snapshot(
             datetime.now(UTC), backends, figures, server=server, rates=rates, host=self._host.read()

@@ -2,7 +2,9 @@
 
 Stream viewers and the history recorder subscribe; however many they are, each interval
 costs one snapshot, and each listener gets the same Tick object (views rendered from it
-are cached on its snapshot, so they are serialised once too). When PostgreSQL cannot be
+are cached on its snapshot, so they are serialised once too). A listener says which
+backends it needs (models.Scope); a tick is as wide as its widest listener needs, so while
+only the recorder listens, the snapshot leaves the resting backends out. When PostgreSQL cannot be
 read, the tick carries the reason instead, so a recorder can record a gap.
 
     async with ticker.subscribe() as ticks:
@@ -30,7 +32,7 @@ from types import TracebackType
 from typing import Protocol
 
 from pgwarden.db.database import DatabaseUnavailable
-from pgwarden.models import Snapshot
+from pgwarden.models import Scope, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,9 @@ class Subscription:
     """The ticks for one listener, as an async iterator; close it (or leave its `async with`)
     to unsubscribe."""
 
-    def __init__(self, ticker: Ticker) -> None:
+    def __init__(self, ticker: Ticker, scope: Scope) -> None:
         self._ticker = ticker
+        self.scope = scope
         self._ticks: deque[Tick] = deque(maxlen=BACKLOG)
         self._ready = asyncio.Event()
         self.missed = 0
@@ -100,7 +103,7 @@ class Subscription:
 class SnapshotSource(Protocol):
     """What the loop needs of the sampler."""
 
-    async def snapshot(self) -> Snapshot: ...
+    async def snapshot(self, scope: Scope = Scope.EVERY_BACKEND) -> Snapshot: ...
 
 
 @dataclass(slots=True)
@@ -124,16 +127,18 @@ class Ticker:
     def listeners(self) -> int:
         return len(self._subscriptions)
 
-    def subscribe(self) -> Subscription:
-        """Listen from now on; the loop starts with the first listener."""
-        subscription = Subscription(self)
+    def subscribe(self, scope: Scope = Scope.EVERY_BACKEND) -> Subscription:
+        """Listen from now on to snapshots of `scope` or wider; the loop starts with the
+        first listener."""
+        subscription = Subscription(self, scope)
         self._subscriptions.append(subscription)
-        fresh = (
-            self._latest is not None
-            and (datetime.now(UTC) - self._latest.at).total_seconds() < self.interval
-        )
-        if fresh and self._latest is not None:
-            subscription._deliver(self._latest)
+        latest = self._latest
+        if (
+            latest is not None
+            and (datetime.now(UTC) - latest.at).total_seconds() < self.interval
+            and (latest.snapshot is None or latest.snapshot.scope.covers(scope))
+        ):
+            subscription._deliver(latest)
         if self._loop is None or self._loop.done():
             self._loop = asyncio.create_task(self._run())
         return subscription
@@ -160,8 +165,9 @@ class Ticker:
 
     async def _tick(self) -> Tick:
         self.stats.ticks += 1
+        wide = any(s.scope is Scope.EVERY_BACKEND for s in self._subscriptions)
         try:
-            snapshot = await self._sampler.snapshot()
+            snapshot = await self._sampler.snapshot(Scope.EVERY_BACKEND if wide else Scope.AT_WORK)
         except DatabaseUnavailable as exc:
             self.stats.failures += 1
             return Tick(datetime.now(UTC), None, f"PostgreSQL is unavailable: {exc}")

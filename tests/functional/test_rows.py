@@ -18,6 +18,7 @@ from tests.helpers import Sessions
 
 DATABASE = "pgwarden_rows_db"
 ROLE = "pgwarden_rows_role"
+EVERY_BACKEND = {"every_backend": True}
 
 
 def activity_sql(conn: psycopg.Connection) -> str:
@@ -26,12 +27,12 @@ def activity_sql(conn: psycopg.Connection) -> str:
 
 def backends(conn: psycopg.Connection, query: str | sql.Composed) -> dict[int, Backend]:
     with conn.cursor(row_factory=backend_row) as cursor:
-        return {b.pid: b for b in cursor.execute(query).fetchall()}
+        return {b.pid: b for b in cursor.execute(query, EVERY_BACKEND).fetchall()}
 
 
 def test_the_server_names_the_columns_as_the_record_fields(cluster: Cluster) -> None:
     with cluster.connect() as conn:
-        cursor = conn.execute(activity_sql(conn))
+        cursor = conn.execute(activity_sql(conn), EVERY_BACKEND)
         assert cursor.description is not None
         names = [column.name for column in cursor.description]
     assert sorted(names) == sorted(inspect.signature(backend_from_columns).parameters)
@@ -39,7 +40,7 @@ def test_the_server_names_the_columns_as_the_record_fields(cluster: Cluster) -> 
 
 def test_columns_in_another_order_fill_the_same_fields(cluster: Cluster) -> None:
     with cluster.connect() as conn:
-        cursor = conn.execute(activity_sql(conn))
+        cursor = conn.execute(activity_sql(conn), EVERY_BACKEND)
         assert cursor.description is not None
         names = [column.name for column in cursor.description]
         reordered = sql.SQL("SELECT {} FROM ({}) AS activity").format(
@@ -58,7 +59,7 @@ def test_a_renamed_column_fails_by_its_name(cluster: Cluster) -> None:
         renamed = activity_sql(conn).replace('b.usename AS "user"', "b.usename AS username", 1)
         assert renamed != activity_sql(conn)
         with pytest.raises(TypeError, match="username"):
-            cursor.execute(renamed).fetchall()
+            cursor.execute(renamed, EVERY_BACKEND).fetchall()
 
 
 def test_each_text_column_lands_in_its_own_field(cluster: Cluster, sessions: Sessions) -> None:

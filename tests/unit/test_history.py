@@ -23,7 +23,7 @@ from pgwarden.history.reading import BadTime, History, NoSample, default_step, p
 from pgwarden.history.recorder import Recorder
 from pgwarden.history.report import report
 from pgwarden.history.store import Gap, Retention, SQLiteStore
-from pgwarden.models import Snapshot
+from pgwarden.models import Scope, Snapshot
 from pgwarden.ticker import Ticker
 from tests.unit.factories import backend
 from tests.unit.history_factories import ROW_LOCK, hot_row, session, tick
@@ -340,10 +340,10 @@ class FlakySource:
     def __init__(self) -> None:
         self.down = False
 
-    async def snapshot(self) -> Snapshot:
+    async def snapshot(self, scope: Scope = Scope.EVERY_BACKEND) -> Snapshot:
         if self.down:
             raise DatabaseUnavailable("connection refused")
-        return Snapshot(datetime.now(UTC), (backend(7, state="active"),), {})
+        return Snapshot(datetime.now(UTC), (backend(7, state="active"),), {}, scope=scope)
 
 
 def test_the_recorder_keeps_one_tick_per_interval_and_records_why_it_missed_some(

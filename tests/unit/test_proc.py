@@ -22,6 +22,7 @@ from pgwarden.proc import (
     parse_stat,
 )
 from pgwarden.proc import reader as proc_reader
+from pgwarden.proc.readings import CLOCK_TICKS
 
 STAT = (
     b"4242 (postgres: app (x) ) S 4200 4242 4242 0 -1 4194560 3 0 0 0 "
@@ -309,6 +310,22 @@ def test_new_processes_need_a_second_reading() -> None:
     assert history.unbased == [7]
     history.observe({7: reading(0.6)}, complete=False)
     assert history.unbased == []
+
+
+def test_figures_only_for_the_wanted_but_every_reading_becomes_a_base() -> None:
+    history = ProcessHistory()
+    quiet, busy = reading(0.0, pid=8, cpu=1000), reading(0.0, cpu=1000)
+    shown = history.observe({7: busy, 8: quiet}, complete=True, wanted={7})
+    assert set(shown) == {7}
+    assert history.unbased == [7]  # no follow-up read for one nobody looks at
+    # A second later the quiet one starts work: its rate is over that second, not its life.
+    shown = history.observe(
+        {7: reading(1.0, cpu=1050), 8: reading(1.0, pid=8, cpu=1000 + CLOCK_TICKS)},
+        complete=True,
+        wanted={8},
+    )
+    assert set(shown) == {8}
+    assert shown[8].cpu == 100.0  # a second of CPU in one second
 
 
 def test_the_local_parent_is_the_postmaster_when_start_times_agree() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pgwarden.db.database import DatabaseUnavailable
-from pgwarden.models import Snapshot
+from pgwarden.models import Scope, Snapshot
 from pgwarden.ticker import BACKLOG, Tick, Ticker
 
 INTERVAL = 0.02
@@ -21,12 +21,14 @@ class CountingSource:
     def __init__(self) -> None:
         self.taken = 0
         self.down = False
+        self.scopes: list[Scope] = []  # what each snapshot was asked for
 
-    async def snapshot(self) -> Snapshot:
+    async def snapshot(self, scope: Scope = Scope.EVERY_BACKEND) -> Snapshot:
         self.taken += 1
+        self.scopes.append(scope)
         if self.down:
             raise DatabaseUnavailable("connection refused")
-        return Snapshot(datetime.now(UTC), (), {})
+        return Snapshot(datetime.now(UTC), (), {}, scope=scope)
 
 
 async def take(ticks: object, count: int) -> list[Tick]:
@@ -149,3 +151,41 @@ def test_close_ends_every_listener(listeners: int) -> None:
         return sum(1 for s in subs if s.closed) + ticker.listeners
 
     assert asyncio.run(scenario()) == listeners
+
+
+def test_a_tick_is_as_wide_as_its_widest_listener_needs() -> None:
+    async def scenario() -> tuple[list[Scope], list[Scope], list[Scope], Scope | None]:
+        source = CountingSource()
+        ticker = Ticker(source, INTERVAL)
+        async with ticker.subscribe(Scope.AT_WORK) as recorder:
+            await take(recorder, 2)
+            alone = list(source.scopes)
+            async with ticker.subscribe() as viewer:
+                (first_seen,) = await take(viewer, 1)
+                await take(viewer, 2)
+                with_viewer = source.scopes[len(alone) :]
+                asked = len(source.scopes)
+            await take(recorder, BACKLOG + 3)  # what it had waiting, then two ticks or more
+            after = source.scopes[asked + 1 :]  # one may have been begun as the viewer left
+        assert first_seen.snapshot is not None
+        return alone, with_viewer, after, first_seen.snapshot.scope
+
+    alone, with_viewer, after, viewer_first = asyncio.run(scenario())
+    assert set(alone) == {Scope.AT_WORK}
+    # The viewer is never handed the recorder's narrower latest tick: its first is its own.
+    assert viewer_first is Scope.EVERY_BACKEND
+    assert with_viewer[-2:] == [Scope.EVERY_BACKEND, Scope.EVERY_BACKEND]
+    assert len(after) >= 2 and set(after) == {Scope.AT_WORK}
+
+
+def test_a_narrow_listener_is_handed_a_wider_latest_tick() -> None:
+    async def scenario() -> tuple[Tick, Tick]:
+        ticker = Ticker(CountingSource(), 5.0)  # long: the next tick is far away
+        async with ticker.subscribe() as viewer:
+            (latest,) = await take(viewer, 1)
+            async with ticker.subscribe(Scope.AT_WORK) as recorder:
+                (replayed,) = await take(recorder, 1)
+        return latest, replayed
+
+    latest, replayed = asyncio.run(scenario())
+    assert replayed is latest

@@ -18,7 +18,7 @@ from pgwarden.history import records
 from pgwarden.history.reading import GAP_TOLERANCE
 from pgwarden.history.records import Tick
 from pgwarden.history.store import Gap, HistorySink, SQLiteStore, StoreError, StoreFull
-from pgwarden.models import RecorderStats
+from pgwarden.models import RecorderStats, Scope
 from pgwarden.ticker import Ticker
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ class Recorder:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         kept_at: float | None = None
-        async with self._ticker.subscribe() as ticks:
+        # Only the sessions at work: records.tick_of keeps no others.
+        async with self._ticker.subscribe(Scope.AT_WORK) as ticks:
             async for tick in ticks:
                 if tick.snapshot is None:  # the sampler logged why; here it is a missed tick
                     self.stats.missed += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from pgwarden.proc.rates import BASE_SPACING, MAX_BASES, base_among, figures
 from pgwarden.proc.readings import ProcFigures, ProcReading
 
@@ -33,25 +35,33 @@ class ProcessHistory:
             del bases[:-MAX_BASES]
 
     def observe(
-        self, readings: dict[int, ProcReading], *, complete: bool
+        self,
+        readings: dict[int, ProcReading],
+        *,
+        complete: bool,
+        wanted: Container[int] | None = None,
     ) -> dict[int, ProcFigures]:
-        """Figures for these readings; then remember them. `complete` forgets the unseen."""
+        """Figures for these readings (only the `wanted` pids' if given); then remember them
+        all, so a process wanted later has a base. `complete` forgets the unseen."""
         result = {}
         known = self._bases
         self.unbased = []
         for pid, reading in readings.items():  # base_for and remember, in one pass
             key = (pid, reading.start_ticks)
             bases = known.get(key)
+            shown = wanted is None or pid in wanted
             if bases is None:
                 known[key] = [reading]
-                result[pid] = figures(reading, None)
-                self.unbased.append(pid)
+                if shown:
+                    result[pid] = figures(reading, None)
+                    self.unbased.append(pid)
                 continue
-            result[pid] = figures(reading, base_among(bases, reading.taken_at))
+            if shown:
+                result[pid] = figures(reading, base_among(bases, reading.taken_at))
             if reading.taken_at - bases[-1].taken_at >= BASE_SPACING:
                 bases.append(reading)
                 del bases[:-MAX_BASES]
-            elif len(bases) < 2:
+            elif len(bases) < 2 and shown:
                 self.unbased.append(pid)
         if complete and len(known) > len(readings):  # some process was not seen: forget it
             seen = {(pid, r.start_ticks) for pid, r in readings.items()}

@@ -1,4 +1,5 @@
--- purpose: one snapshot of every backend: its lock wait resolved by pg_blocking_pids(),
+-- purpose: one snapshot of every backend (or only those at work, for the history recorder):
+-- its lock wait resolved by pg_blocking_pids(),
 -- and, only when some backend waits on a lock, every lock on the objects waited for, read
 -- from a single pass over pg_locks, prepared transactions included. Columns are named as
 -- the fields of models.Backend (rows are mapped by name); `-- if pg ...` keeps a line only
@@ -83,6 +84,12 @@ SELECT b.pid, b.datname AS database, b.usename AS "user", b.client, b.applicatio
        NULL AS gid, b.backend_start
 FROM backends b
 LEFT JOIN (SELECT pid, json_agg(lock) AS locks FROM related GROUP BY pid) rl USING (pid)
+-- every_backend false (models.Scope.AT_WORK): the resting backends that block no one stay
+-- on the server; a NULL state (a background process) rests too, as history/records.py says
+WHERE %(every_backend)s::bool
+   OR b.state NOT IN ('idle', 'disabled')
+   OR b.blocked_by IS NOT NULL
+   OR b.pid IN (SELECT unnest(blocked_by) FROM backends)
 UNION ALL
 -- a prepared transaction that holds a contested lock: pid 0, as pg_blocking_pids() shows it
 SELECT 0, d.datname, p.owner, NULL, NULL, 'prepared transaction', 'prepared', NULL, NULL,
