@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,8 +15,9 @@ from typing import Any
 from pgwarden.audit import AuditLog, AuditUnavailable
 from pgwarden.config import GuardsConfig
 from pgwarden.db.database import Database, DatabaseUnavailable, PermissionDenied
-from pgwarden.db.encodings import decode_query
 from pgwarden.db.link import describe
+from pgwarden.models import Target
+from pgwarden.rows import signal_row
 
 log = logging.getLogger(__name__)
 
@@ -52,29 +52,6 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """What the backend at a pid was doing, read by the statement that signalled it."""
-
-    pid: int
-    backend_type: str | None
-    user: str | None
-    database: str | None
-    application: str | None
-    backend_start: datetime | None
-    query: str | None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "user": self.user,
-            "database": self.database,
-            "application": self.application,
-            "query": self.query,
-            "backend_type": self.backend_type,
-            "backend_start": self.backend_start.isoformat() if self.backend_start else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class Outcome:
     pid: int
     done: bool
@@ -82,6 +59,8 @@ class Outcome:
 
 
 NOT_A_BACKEND = "not a backend of this cluster"
+# An action signal.sql calls no function for: the statement reads its target, nothing more.
+DESCRIBE_ONLY = "describe"
 
 
 def refusal(
@@ -105,14 +84,6 @@ def refusal(
             f"not {item.backend_start.isoformat()}"
         )
     return None
-
-
-def _target(pid: int, columns: Sequence[Any]) -> Target:
-    """A Target from the columns the signal and target statements begin with."""
-    backend_type, user, database, application, started, query, encoding = columns[:7]
-    return Target(
-        pid, backend_type, user, database, application, started, decode_query(query, encoding)
-    )
 
 
 def _now() -> str:
@@ -139,16 +110,17 @@ class Actions:
             "protected_databases": list(self._guards.protected_databases),
         }
         try:
-            rows = await self._db.query(self._db.control, "signal", params)
+            rows = await self._db.fetch(self._db.control, "signal", signal_row, params)
         except PermissionDenied as exc:
             # The error undid the statement's row: read the target again, for the audit log.
-            found = await self._db.query(self._db.control, "target", {"pid": item.pid})
-            described = _target(item.pid, found[0]) if found else None
-            return Outcome(item.pid, False, f"permission denied: {exc}"), described
+            described = {**params, "action": DESCRIBE_ONLY}
+            found = await self._db.fetch(self._db.control, "signal", signal_row, described)
+            return Outcome(item.pid, False, f"permission denied: {exc}"), (
+                found[0][0] if found else None
+            )
         if not rows:
             return Outcome(item.pid, False, NOT_A_BACKEND), None
-        *columns, signalled = rows[0]
-        target = _target(item.pid, columns)
+        ((target, signalled),) = rows
         if signalled is None:
             reason = refusal(item, target, own_pids, self._guards) or "refused by the guards"
             return Outcome(item.pid, False, reason), target

@@ -143,6 +143,29 @@ class HostFigures:
     memory_pct: float
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the backend at a pid was doing, read by the statement that signals it."""
+
+    pid: int
+    backend_type: str | None
+    user: str | None
+    database: str | None
+    application: str | None
+    backend_start: datetime | None
+    query: str | None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "database": self.database,
+            "application": self.application,
+            "query": self.query,
+            "backend_type": self.backend_type,
+            "backend_start": self.backend_start.isoformat() if self.backend_start else None,
+        }
+
+
 class Scope(Enum):
     """Which backends a snapshot holds."""
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import RowMaker, kwargs_row
 
 from pgwarden.db.encodings import decode_query
-from pgwarden.models import Backend, LockInfo, ServerFigures
+from pgwarden.models import Backend, LockInfo, ServerFigures, Target
 
 
 def backend_from_columns(
@@ -121,3 +121,26 @@ def server_from_columns(
 
 
 server_row = kwargs_row(server_from_columns)
+
+
+def signal_from_columns(
+    *,
+    pid: int,
+    backend_type: str | None,
+    user: str | None,
+    database: str | None,
+    application: str | None,
+    backend_start: datetime | None,
+    query: bytes | None,
+    encoding: str | None,
+    signalled: bool | None,
+) -> tuple[Target, bool | None]:
+    """The row of the signal statement (db/sql/signal.sql): its target, and what the signal
+    function answered (None: not called)."""
+    target = Target(
+        pid, backend_type, user, database, application, backend_start, decode_query(query, encoding)
+    )
+    return target, signalled
+
+
+signal_row = kwargs_row(signal_from_columns)

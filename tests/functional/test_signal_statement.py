@@ -12,8 +12,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from pgwarden.actions import DESCRIBE_ONLY
 from pgwarden.cluster import Cluster
 from pgwarden.db import queries
+from pgwarden.models import Target
+from pgwarden.rows import signal_row
 from tests.helpers import Agent, BackgroundSession, Sessions, poll_row, row_of, wait_until
 
 
@@ -82,7 +85,8 @@ def test_each_guard_alone_keeps_the_statement_from_signalling(
         ]
         # Every row says what the backend was; none was signalled (signalled is NULL).
         assert [row[-1] if row else "no row" for row in refused] == [None] * 6
-        assert refused[0] is not None and refused[0][:5] == (
+        assert refused[0] is not None and refused[0][:6] == (
+            pid,
             "client backend",
             "postgres",
             "postgres",
@@ -106,6 +110,35 @@ def test_an_action_that_is_neither_terminate_nor_cancel_signals_nothing(
         assert conn.execute(
             "SELECT state FROM pg_stat_activity WHERE pid = %s", (sleeper.pid,)
         ).fetchone() == ("active",)
+
+
+def test_reading_a_target_only_fills_the_audit_record_by_column_name(
+    cluster: Cluster, sleeper: BackgroundSession
+) -> None:
+    """What actions.py does after PostgreSQL refused a signal: the same statement, no signal."""
+    params = {
+        "action": DESCRIBE_ONLY,
+        "pid": sleeper.pid,
+        "backend_start": None,
+        "own_pids": [],
+        "protected_roles": [],
+        "protected_databases": [],
+    }
+    with cluster.connect() as conn, conn.cursor(row_factory=signal_row) as cursor:
+        sql = queries.load("signal", conn.info.server_version)
+        ((target, signalled),) = cursor.execute(sql, params).fetchall()
+        state = conn.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [sleeper.pid])
+        assert state.fetchone() == ("active",)
+    assert signalled is None
+    assert target == Target(
+        pid=sleeper.pid,
+        backend_type="client backend",
+        user=cluster.superuser,
+        database="postgres",
+        application="one-statement",
+        backend_start=started(cluster, sleeper.pid),
+        query="SELECT pg_sleep(60)",
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,10 @@
 -- guard and the signal in this one statement, on one read of pg_stat_activity, so a pid
 -- reused since the client looked is never signalled unchecked.
 -- The row says what the backend was doing (for the audit log and the refusal's reason);
--- signalled is NULL when a guard refused (or the action is neither), else what
--- pg_terminate_backend() or pg_cancel_backend() answered.
+-- signalled is NULL when a guard refused (or the action is neither: that only reads the
+-- target, as actions.py does after PostgreSQL refused a signal), else what
+-- pg_terminate_backend() or pg_cancel_backend() answered. Columns are named as the fields
+-- of rows.signal_from_columns.
 WITH target AS MATERIALIZED (
     SELECT a.pid,
            a.backend_type,
@@ -17,8 +19,8 @@ WITH target AS MATERIALIZED (
     LEFT JOIN pg_database d ON d.oid = a.datid
     WHERE a.pid = %(pid)s
 )
-SELECT t.backend_type, t.usename, t.datname, t.application_name, t.backend_start,
-       t.query, t.encoding,
+SELECT t.pid, t.backend_type, t.usename AS "user", t.datname AS database,
+       t.application_name AS application, t.backend_start, t.query, t.encoding,
        (SELECT CASE %(action)s::text
                    WHEN 'terminate' THEN pg_terminate_backend(t.pid)
                    WHEN 'cancel' THEN pg_cancel_backend(t.pid)
