@@ -20,6 +20,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 
 from pgwarden import tls
 from pgwarden.cluster import Cluster, create_cluster
@@ -82,9 +83,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 def submit_login(driver: WebDriver, url: str, username: str, password: str) -> None:
-    driver.get(url)
-    form = driver.find_elements(By.ID, "inputUsername")
-    assert form, f"no login form at {driver.current_url}: {driver.page_source[:3000]}"
+    form: list[WebElement] = []
+    for _ in range(3):  # as open_page: the UI answers its error page when a proxied call times out
+        driver.get(url)
+        form = driver.find_elements(By.ID, "inputUsername")
+        if form:
+            break
+    if not form:
+        body = driver.find_element(By.TAG_NAME, "body").text
+        raise AssertionError(f"no login form at {driver.current_url}: {body[:2000]}")
     form[0].send_keys(username)
     driver.find_element(By.ID, "inputPassword").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
