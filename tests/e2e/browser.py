@@ -86,8 +86,15 @@ class Page:
 
     # ---------------------------------------------------------------- plumbing
 
-    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = 20) -> T:
-        """Poll a probe that reads the page; an element replaced meanwhile counts as not yet."""
+    def wait(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        timeout: float = 20,
+        explain: Callable[[], str] | None = None,
+    ) -> T:
+        """Poll a probe that reads the page; an element replaced meanwhile counts as not yet.
+        On a timeout, `explain` says what the page showed instead."""
 
         def guarded() -> T | None:
             try:
@@ -95,7 +102,12 @@ class Page:
             except (StaleElementReferenceException, NoSuchElementException):
                 return None
 
-        return wait_until(guarded, timeout=timeout, interval=0.1, what=what)
+        try:
+            return wait_until(guarded, timeout=timeout, interval=0.1, what=what)
+        except AssertionError as error:
+            if explain is None:
+                raise
+            raise AssertionError(f"{error}; the page showed {explain()}") from None
 
     def find(self, css: str) -> WebElement:
         return self.driver.find_element(By.CSS_SELECTOR, css)

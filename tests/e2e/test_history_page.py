@@ -22,7 +22,10 @@ from tests.helpers import ADMIN_PASSWORD, Agent, Sessions, start_agent, wait_unt
 
 # The Lock band's fill, #e03131 (at 80 % alpha, which getImageData keeps apart from the colour).
 LOCK_FILL = (0xE0, 0x31, 0x31)
-HOLD_SECONDS = 6  # long enough for a click to land inside it on a 1-hour chart
+# Long enough for a click aimed at its middle to land inside it on a 1-hour chart: a pixel is
+# about 2.6 s (Selenium's offsets are whole pixels from the plot's centre), and the sample
+# shown is the one at or before the second clicked; 3.6 s early was seen.
+HOLD_SECONDS = 10
 # Chromium asks for it on the JSON page the fixture opens first (the page itself has one).
 FIXTURE_ICON = "/favicon.ico - Failed to load resource"
 
@@ -56,6 +59,16 @@ def chart_offset(page: Page, over: WebElement, at: float) -> int:
     return round((at - start) / (end - start) * width - width / 2)
 
 
+def history_state(page: Page) -> str:
+    """What the History panel and the banner say, and what the chart spans, for a failure."""
+    chart = page.find("#history-chart")
+    spans = {name: chart.get_attribute(f"data-{name}") for name in ("from", "to", "gaps")}
+    return (
+        f"message {page.text('#history-message')!r}, banner {page.text('#history-banner-text')!r}"
+        f" (visible: {page.visible('#history-banner')}), chart {spans}, rows {page.shown_pids()}"
+    )
+
+
 def open_history(page: Page, wanted_key: str) -> WebElement:
     page.tab("history")
     page.wait(
@@ -80,7 +93,6 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     holder.run("BEGIN")
     holder.run(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
     waited = waiter.submit(f"SELECT count(*) FROM {table}")
-    began = time.time()
     with agent.session_client() as client:  # the agent sees the wait before the clock runs
         wait_until(
             lambda: any(
@@ -88,8 +100,11 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
             ),
             what="the waiter in /activity/waiting",
         )
+    # From here to the release the waiter surely waits: a loaded machine may start its query
+    # seconds after submit(), so times are taken from when the agent saw it.
+    seen = time.time()
     time.sleep(HOLD_SECONDS)
-    middle = (began + time.time()) / 2
+    middle = (seen + time.time()) / 2
     holder.run("COMMIT")
     waited.result(timeout=10)
     time.sleep(2)  # a few samples after the release
@@ -128,7 +143,11 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     banner = page.text("#history-banner-text")
     assert banner.startswith("History: as at "), banner
     page.tab("blocking")
-    page.wait(lambda: set(page.shown_pids()) >= {holder.pid, waiter.pid}, "the tree as it was")
+    page.wait(
+        lambda: set(page.shown_pids()) >= {holder.pid, waiter.pid},
+        f"the tree as it was at {middle:.1f} (the wait: {seen:.1f} to {middle * 2 - seen:.1f})",
+        explain=lambda: history_state(page),
+    )
     assert page.cell(holder.pid, "state") == "idle in transaction"
     assert (page.cell(waiter.pid, "pid") or "").startswith("└")
     assert "root" in (page.wait_row(holder.pid, "the holder").get_attribute("class") or "")
@@ -180,7 +199,7 @@ def test_a_recorded_lock_wait_is_replayed_in_the_history_tab(
     page.screenshot("web-history-zoomed")
 
     # A second typed in the "as at" field, to the second.
-    typed = int(began + 2)
+    typed = int(seen + 2)
     page.script(
         "document.getElementById('history-at').value = arguments[0];"
         "document.getElementById('history-show').click();",
@@ -258,7 +277,11 @@ def test_the_time_the_agent_was_down_is_drawn_as_a_gap_not_as_zero_load(
         ActionChains(page.driver).move_to_element_with_offset(
             over, start, 0
         ).click_and_hold().move_by_offset(end - start, 0).release().perform()
-        page.wait(lambda: page.visible("#history-zoom"), "the window picked")
+        page.wait(
+            lambda: page.visible("#history-zoom"),
+            f"the window picked, {killed - 10:.1f} to the end, offsets {start} to {end}",
+            explain=lambda: history_state(page),
+        )
         before = page.find("#history-chart").get_attribute("data-from")
         page.find("#history-zoom").click()
         page.wait(
