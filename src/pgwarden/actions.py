@@ -113,11 +113,10 @@ class Actions:
             rows = await self._db.fetch(self._db.control, "signal", signal_row, params)
         except PermissionDenied as exc:
             # The error undid the statement's row: read the target again, for the audit log.
-            described = {**params, "action": DESCRIBE_ONLY}
-            found = await self._db.fetch(self._db.control, "signal", signal_row, described)
-            return Outcome(item.pid, False, f"permission denied: {exc}"), (
-                found[0][0] if found else None
-            )
+            reading = {**params, "action": DESCRIBE_ONLY}
+            found = await self._db.fetch(self._db.control, "signal", signal_row, reading)
+            described = found[0][0] if found else None
+            return Outcome(item.pid, False, f"permission denied: {exc}"), described
         if not rows:
             return Outcome(item.pid, False, NOT_A_BACKEND), None
         ((target, signalled),) = rows

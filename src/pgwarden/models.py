@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -176,6 +177,11 @@ class Scope(Enum):
 
     def covers(self, wanted: Scope) -> bool:
         return self is Scope.EVERY_BACKEND or wanted is Scope.AT_WORK
+
+    @staticmethod
+    def widest(wanted: Iterable[Scope]) -> Scope:
+        """The one scope that covers all of these (AT_WORK when there are none)."""
+        return Scope.EVERY_BACKEND if Scope.EVERY_BACKEND in wanted else Scope.AT_WORK
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,9 +79,8 @@ class Sampler:
                 # already waiting instead of needing one more (it still starts after them all).
                 await asyncio.sleep(GATHER_SECONDS)
             batch, self._waiting = self._waiting, []
-            wide = any(scope is Scope.EVERY_BACKEND for _, scope in batch)
             try:
-                snapshot = await self._take(Scope.EVERY_BACKEND if wide else Scope.AT_WORK)
+                snapshot = await self._take(Scope.widest(scope for _, scope in batch))
             except Exception as exc:
                 self.stats.errors += 1
                 for future, _ in batch:
@@ -175,17 +174,17 @@ class Sampler:
         wanted = None if every_backend else {b.pid for b in backends}
         figures = self._history.observe(readings, complete=True, wanted=wanted)
         self._schedule_follow_up(self._history.unbased)
+        rates = host = None
+        if server is not None:
+            now = time.monotonic()
+            previous, previous_at = self._last_server or (None, now)
+            rates = transaction_rates(previous, server, now - previous_at)
+            self._last_server = (server, now)
+            host = self._host.read()
         self.stats.snapshots += 1
-        if server is None:
-            self.stats.last_seconds = time.perf_counter() - started
-            return Snapshot(datetime.now(UTC), backends, figures, scope=scope)
-        now = time.monotonic()
-        previous, previous_at = self._last_server or (None, now)
-        rates = transaction_rates(previous, server, now - previous_at)
-        self._last_server = (server, now)
         self.stats.last_seconds = time.perf_counter() - started
         return Snapshot(
-            datetime.now(UTC), backends, figures, server=server, rates=rates, host=self._host.read()
+            datetime.now(UTC), backends, figures, server=server, rates=rates, host=host, scope=scope
         )
 
     def _schedule_follow_up(self, pids: list[int]) -> None:

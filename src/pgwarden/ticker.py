@@ -4,8 +4,8 @@ Stream viewers and the history recorder subscribe; however many they are, each i
 costs one snapshot, and each listener gets the same Tick object (views rendered from it
 are cached on its snapshot, so they are serialised once too). A listener says which
 backends it needs (models.Scope); a tick is as wide as its widest listener needs, so while
-only the recorder listens, the snapshot leaves the resting backends out. When PostgreSQL cannot be
-read, the tick carries the reason instead, so a recorder can record a gap.
+only the recorder listens, the snapshot leaves the resting backends out. When PostgreSQL
+cannot be read, the tick carries the reason instead, so a recorder can record a gap.
 
     async with ticker.subscribe() as ticks:
         async for tick in ticks:
@@ -165,9 +165,10 @@ class Ticker:
 
     async def _tick(self) -> Tick:
         self.stats.ticks += 1
-        wide = any(s.scope is Scope.EVERY_BACKEND for s in self._subscriptions)
         try:
-            snapshot = await self._sampler.snapshot(Scope.EVERY_BACKEND if wide else Scope.AT_WORK)
+            snapshot = await self._sampler.snapshot(
+                Scope.widest(s.scope for s in self._subscriptions)
+            )
         except DatabaseUnavailable as exc:
             self.stats.failures += 1
             return Tick(datetime.now(UTC), None, f"PostgreSQL is unavailable: {exc}")
